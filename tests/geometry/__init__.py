@@ -1,0 +1,1 @@
+"""Tests for webknossos_like.geometry."""

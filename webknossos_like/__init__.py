@@ -1,0 +1,37 @@
+"""webknossos_like: large 3D microscopy volumes behind one Dataset / Layer / MagView / View API."""
+
+from . import errors, executors
+from .dataset import (
+    COLOR_CATEGORY,
+    SEGMENTATION_CATEGORY,
+    BufferedSliceReader,
+    BufferedSliceWriter,
+    Dataset,
+    Layer,
+    MagView,
+    SegmentationLayer,
+    View,
+)
+from .errors import WebknossosLikeError
+from .geometry import BoundingBox, Mag, Vec3Int
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "COLOR_CATEGORY",
+    "SEGMENTATION_CATEGORY",
+    "BoundingBox",
+    "BufferedSliceReader",
+    "BufferedSliceWriter",
+    "Dataset",
+    "Layer",
+    "Mag",
+    "MagView",
+    "SegmentationLayer",
+    "Vec3Int",
+    "View",
+    "WebknossosLikeError",
+    "__version__",
+    "errors",
+    "executors",
+]

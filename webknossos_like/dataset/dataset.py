@@ -1,0 +1,473 @@
+"""`Dataset`: a folder with `datasource-properties.json` holding named layers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+import numpy as np
+
+from ..errors import (
+    DatasetExistsError,
+    DTypeError,
+    InvalidArgumentError,
+    LayerExistsError,
+    LayerNotFoundError,
+    ReadOnlyError,
+    StorageError,
+    UnsupportedFormatError,
+)
+from ..geometry import BoundingBox, Mag, Vec3IntLike
+from ..properties import (
+    BoundingBoxProperties,
+    DatasetId,
+    DatasetProperties,
+    LayerProperties,
+    MagViewProperties,
+    PropertiesFile,
+    SegmentationLayerProperties,
+    VoxelSize,
+    element_class_for,
+)
+from ..storage import WKWArray
+from ._naming import validate_layer_name
+from .layer import AXIS_ORDER, WKW_FORMAT, Layer, SegmentationLayer
+
+T = TypeVar("T")
+
+COLOR_CATEGORY = "color"
+SEGMENTATION_CATEGORY = "segmentation"
+SUPPORTED_DATA_FORMATS = (WKW_FORMAT,)
+_COLOR_DTYPES = tuple(np.dtype(t) for t in ("uint8", "uint16", "uint32", "int8", "int16", "int32", "float32"))
+_SEGMENTATION_DTYPES = tuple(
+    np.dtype(t) for t in ("uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64")
+)
+
+
+class Dataset:
+    """A dataset folder. `Dataset(path, voxel_size=...)` creates one, `Dataset.open(path)` opens one.
+
+    Every metadata change (new layer or mag, a write that grows a bounding box, a rename) is saved
+    to `datasource-properties.json` at once, atomically, merged with other writers' changes.
+    """
+
+    def __init__(
+        self,
+        dataset_path: str | os.PathLike[str],
+        voxel_size: tuple[float, float, float] | None = None,
+        voxel_size_unit: str = "nanometer",
+        *,
+        name: str | None = None,
+        exist_ok: bool = False,
+        read_only: bool = False,
+    ) -> None:
+        path = Path(dataset_path)
+        properties_file = PropertiesFile(path)
+        if properties_file.path.exists():
+            if not exist_ok:
+                raise DatasetExistsError(
+                    f"A dataset already exists at {path}; use Dataset.open() or exist_ok=True."
+                )
+            self._init_open(path, read_only)
+            if voxel_size is not None and VoxelSize(voxel_size, voxel_size_unit).to_nanometer() != self._properties.scale.to_nanometer():
+                raise DatasetExistsError(
+                    f"The dataset at {path} has voxel size {self.voxel_size} {self.voxel_size_unit}, "
+                    f"not {tuple(voxel_size)} {voxel_size_unit}."
+                )
+            if name is not None and name != self.name:
+                raise DatasetExistsError(f"The dataset at {path} is named {self.name!r}, not {name!r}.")
+            return
+        if read_only:
+            raise ReadOnlyError(f"Cannot create a dataset at {path} read-only.")
+        if path.exists() and not path.is_dir():
+            raise DatasetExistsError(f"Cannot create a dataset at {path}: it is a file.")
+        if path.is_dir() and any(path.iterdir()):
+            raise DatasetExistsError(
+                f"Cannot create a dataset at {path}: the folder is not empty and has no "
+                "datasource-properties.json."
+            )
+        if voxel_size is None:
+            raise InvalidArgumentError("Creating a dataset needs voxel_size, e.g. (11.24, 11.24, 25).")
+        scale = VoxelSize(voxel_size, voxel_size_unit)
+        path.mkdir(parents=True, exist_ok=True)
+        properties = DatasetProperties(
+            id=DatasetId(name=name or path.resolve().name), scale=scale, data_layers=[]
+        )
+        properties_file.save(properties)
+        self._init_open(path, read_only=False)
+
+    def _init_open(self, path: Path, read_only: bool) -> None:
+        self._path = path
+        self._read_only = read_only
+        self._properties_file = PropertiesFile(path)
+        self._properties: DatasetProperties = self._properties_file.load()
+        self._layer_objects: dict[str, Layer] = {}
+
+    @classmethod
+    def open(cls, dataset_path: str | os.PathLike[str], read_only: bool = False) -> Dataset:
+        """Open an existing dataset; `DatasetNotFoundError` if there is none at the path."""
+        dataset = cls.__new__(cls)
+        dataset._init_open(Path(dataset_path), read_only)
+        return dataset
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Dataset.open, (self._path, self._read_only))
+
+    def __repr__(self) -> str:
+        return f"Dataset({str(self._path)!r}, layers={list(self.layers)}, voxel_size={self.voxel_size})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Dataset)
+            and self._path.resolve() == other._path.resolve()
+            and self._read_only == other._read_only
+        )
+
+    def __hash__(self) -> int:
+        return hash((self._path.resolve(), self._read_only))
+
+    # -- metadata plumbing ----------------------------------------------------------------------
+    def _check_writable(self) -> None:
+        if self._read_only:
+            raise ReadOnlyError(f"The dataset at {self._path} was opened read-only.")
+
+    def _update(self, mutate: Callable[[DatasetProperties], T]) -> T:
+        """Apply `mutate` to the freshest properties under the inter-process lock and save them."""
+        self._check_writable()
+        properties, result = self._properties_file.update(mutate)
+        self._properties = properties
+        return result
+
+    def reload(self) -> None:
+        """Re-read the properties file (picks up other processes' changes)."""
+        self._properties = self._properties_file.load()
+
+    @staticmethod
+    def _find_layer(properties: DatasetProperties, name: str) -> LayerProperties:
+        layer = properties.get_layer(name)
+        if layer is None:
+            raise LayerNotFoundError(f"The dataset has no layer {name!r}.")
+        return layer
+
+    def _layer_properties(self, name: str) -> LayerProperties:
+        try:
+            return self._find_layer(self._properties, name)
+        except LayerNotFoundError:
+            self.reload()  # another process may have added it since
+            return self._find_layer(self._properties, name)
+
+    def _renamed_layer(self, old_name: str, layer: Layer) -> None:
+        self._layer_objects.pop(old_name, None)
+        self._layer_objects[layer.name] = layer
+
+    # -- simple properties ----------------------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        """The dataset folder."""
+        return self._path
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the dataset refuses changes."""
+        return self._read_only
+
+    @property
+    def name(self) -> str:
+        """The dataset name (`id.name` in the properties); assigning saves it."""
+        return self._properties.id.name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        if not isinstance(value, str) or not value:
+            raise InvalidArgumentError(f"A dataset name must be a non-empty string, got {value!r}.")
+
+        def assign(props: DatasetProperties) -> None:
+            props.id.name = value
+
+        self._update(assign)
+
+    @property
+    def voxel_size(self) -> tuple[float, float, float]:
+        """Physical size of a mag-1 voxel, in `voxel_size_unit`."""
+        return self._properties.scale.factor
+
+    @property
+    def voxel_size_unit(self) -> str:
+        """The unit of `voxel_size` (e.g. `nanometer`)."""
+        return self._properties.scale.unit
+
+    @property
+    def layers(self) -> Mapping[str, Layer]:
+        """The layers by name, in the order of the properties file."""
+        current = {props.name: props for props in self._properties.data_layers}
+        for stale in set(self._layer_objects) - set(current):
+            del self._layer_objects[stale]
+        for name, props in current.items():
+            layer = self._layer_objects.get(name)
+            expected = SegmentationLayer if props.category == SEGMENTATION_CATEGORY else Layer
+            if type(layer) is not expected:
+                self._layer_objects[name] = expected(self, name)
+        return MappingProxyType({name: self._layer_objects[name] for name in current})
+
+    def get_layer(self, layer_name: str) -> Layer:
+        """The layer called `layer_name`; `LayerNotFoundError` (a KeyError) if there is none."""
+        layers = self.layers
+        if layer_name not in layers:
+            self.reload()
+            layers = self.layers
+        if layer_name not in layers:
+            raise LayerNotFoundError(
+                f"The dataset at {self._path} has no layer {layer_name!r} (has: {', '.join(layers) or 'none'})."
+            )
+        return layers[layer_name]
+
+    def get_segmentation_layer(self, layer_name: str) -> SegmentationLayer:
+        """The segmentation layer called `layer_name`."""
+        layer = self.get_layer(layer_name)
+        if not isinstance(layer, SegmentationLayer):
+            raise InvalidArgumentError(f"Layer {layer_name!r} is a {layer.category} layer.")
+        return layer
+
+    def get_color_layers(self) -> list[Layer]:
+        """All color layers."""
+        return [layer for layer in self.layers.values() if layer.category == COLOR_CATEGORY]
+
+    def get_segmentation_layers(self) -> list[SegmentationLayer]:
+        """All segmentation layers."""
+        return [layer for layer in self.layers.values() if isinstance(layer, SegmentationLayer)]
+
+    def calculate_bounding_box(self) -> BoundingBox:
+        """The union of all layers' bounding boxes."""
+        box = BoundingBox.empty()
+        for layer in self.layers.values():
+            box = box.extended_by(layer.bounding_box)
+        return box
+
+    # -- adding and removing layers -------------------------------------------------------------
+    def add_layer(
+        self,
+        layer_name: str,
+        category: str,
+        *,
+        dtype: Any = "uint8",
+        num_channels: int = 1,
+        data_format: str = WKW_FORMAT,
+        bounding_box: BoundingBox | None = None,
+        largest_segment_id: int | None = None,
+        mappings: list[str] | None = None,
+    ) -> Layer:
+        """Add an empty layer (no mags yet) and save it to the properties."""
+        self._check_writable()
+        validate_layer_name(layer_name)
+        if category not in (COLOR_CATEGORY, SEGMENTATION_CATEGORY):
+            raise InvalidArgumentError(
+                f"Layer category must be 'color' or 'segmentation', got {category!r}."
+            )
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError as exc:
+            raise DTypeError(f"{dtype!r} is not a dtype.") from exc
+        allowed = _COLOR_DTYPES if category == COLOR_CATEGORY else _SEGMENTATION_DTYPES
+        if dtype not in allowed:
+            raise DTypeError(
+                f"A {category} layer cannot have dtype {dtype}; supported: "
+                f"{', '.join(str(d) for d in allowed)}."
+            )
+        if isinstance(num_channels, bool) or not isinstance(num_channels, int) or num_channels < 1:
+            raise InvalidArgumentError(f"num_channels must be a positive int, got {num_channels!r}.")
+        if data_format not in SUPPORTED_DATA_FORMATS:
+            raise UnsupportedFormatError(
+                f"Cannot create {data_format!r} layers; supported: {', '.join(SUPPORTED_DATA_FORMATS)}."
+            )
+        box = bounding_box if bounding_box is not None else BoundingBox.empty()
+        if data_format == WKW_FORMAT and min(box.topleft) < 0:
+            raise InvalidArgumentError(f"WKW layers cannot have negative coordinates: {box}.")
+        common: dict[str, Any] = {
+            "name": layer_name,
+            "category": category,
+            "bounding_box": BoundingBoxProperties(
+                top_left=box.topleft.to_list(), width=box.size.x, height=box.size.y, depth=box.size.z
+            ),
+            "data_format": data_format,
+            "mags": [],
+            "num_channels": num_channels,
+            "element_class": element_class_for(dtype, num_channels),
+        }
+        if category == SEGMENTATION_CATEGORY:
+            if largest_segment_id is not None and (
+                isinstance(largest_segment_id, bool) or not isinstance(largest_segment_id, (int, np.integer))
+            ):
+                raise InvalidArgumentError(f"largest_segment_id must be an int, got {largest_segment_id!r}.")
+            new_layer: LayerProperties = SegmentationLayerProperties(
+                **common,
+                # A fresh layer holds no labels yet; writes raise the id from here.
+                largest_segment_id=0 if largest_segment_id is None else int(largest_segment_id),
+                mappings=mappings,
+            )
+        else:
+            new_layer = LayerProperties(**common)
+
+        def add(props: DatasetProperties) -> None:
+            if props.get_layer(layer_name) is not None:
+                raise LayerExistsError(f"The dataset already has a layer {layer_name!r}.")
+            props.data_layers.append(new_layer)
+
+        self._update(add)
+        return self.get_layer(layer_name)
+
+    def get_or_add_layer(
+        self,
+        layer_name: str,
+        category: str,
+        *,
+        dtype: Any = None,
+        num_channels: int | None = None,
+        data_format: str = WKW_FORMAT,
+        **kwargs: Any,
+    ) -> Layer:
+        """The existing layer (checked against the given category/dtype/channels) or a new one."""
+        if layer_name in self.layers:
+            layer = self.layers[layer_name]
+            mismatches = []
+            if layer.category != category:
+                mismatches.append(f"category {layer.category!r} != {category!r}")
+            if dtype is not None and layer.dtype != np.dtype(dtype):
+                mismatches.append(f"dtype {layer.dtype} != {np.dtype(dtype)}")
+            if num_channels is not None and layer.num_channels != num_channels:
+                mismatches.append(f"num_channels {layer.num_channels} != {num_channels}")
+            if mismatches:
+                raise LayerExistsError(
+                    f"Layer {layer_name!r} exists with different settings: {'; '.join(mismatches)}."
+                )
+            return layer
+        return self.add_layer(
+            layer_name,
+            category,
+            dtype="uint8" if dtype is None else dtype,
+            num_channels=1 if num_channels is None else num_channels,
+            data_format=data_format,
+            **kwargs,
+        )
+
+    def delete_layer(self, layer_name: str) -> None:
+        """Remove a layer from the properties, then delete its folder (a symlink is unlinked)."""
+        self._check_writable()
+        layer = self.get_layer(layer_name)
+        validate_layer_name(layer_name)
+
+        def remove(props: DatasetProperties) -> None:
+            self._find_layer(props, layer_name)
+            props.data_layers = [entry for entry in props.data_layers if entry.name != layer_name]
+
+        self._update(remove)
+        self._layer_objects.pop(layer_name, None)
+        path = layer.path
+        if path.is_symlink():
+            path.unlink()
+        elif path.exists():
+            shutil.rmtree(path)
+
+    def add_layer_like(self, other_layer: Layer, layer_name: str) -> Layer:
+        """A new empty layer with another layer's category, dtype, channels and bounding box."""
+        extra: dict[str, Any] = {}
+        if isinstance(other_layer, SegmentationLayer):
+            extra["largest_segment_id"] = other_layer.largest_segment_id
+        return self.add_layer(
+            layer_name,
+            other_layer.category,
+            dtype=other_layer.dtype,
+            num_channels=other_layer.num_channels,
+            data_format=other_layer.data_format,
+            bounding_box=other_layer.bounding_box,
+            **extra,
+        )
+
+    def add_layer_as_copy(
+        self,
+        foreign_layer: Layer,
+        new_layer_name: str | None = None,
+        *,
+        chunk_shape: Vec3IntLike | None = None,
+        shard_shape: Vec3IntLike | None = None,
+        compress: bool | None = None,
+        executor: Executor | None = None,
+    ) -> Layer:
+        """Copy a layer (from this or another dataset) with all its mags, shard by shard."""
+        name = foreign_layer.name if new_layer_name is None else new_layer_name
+        layer = self.add_layer_like(foreign_layer, name)
+        for mag_view in foreign_layer.mags.values():
+            layer.add_mag_as_copy(
+                mag_view,
+                chunk_shape=chunk_shape,
+                shard_shape=shard_shape,
+                compress=compress,
+                executor=executor,
+            )
+        return layer
+
+    def add_layer_for_existing_files(
+        self,
+        layer_name: str,
+        category: str,
+        *,
+        bounding_box: BoundingBox | None = None,
+        largest_segment_id: int | None = None,
+    ) -> Layer:
+        """Register a layer folder of WKW mags already on disk: dtype, channels, mags and bbox."""
+        self._check_writable()
+        validate_layer_name(layer_name)
+        folder = self._path / layer_name
+        arrays: dict[Mag, WKWArray] = {}
+        for child in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if child.name.startswith(".") or not (child / "header.wkw").exists():
+                continue
+            try:
+                mag = Mag(child.name)
+            except ValueError:
+                continue
+            if mag not in arrays:
+                arrays[mag] = WKWArray(child)
+        if not arrays:
+            raise StorageError(f"No WKW mags (folders like '1' or '2-2-1' with header.wkw) in {folder}.")
+        infos = {(a.info.dtype, a.info.num_channels) for a in arrays.values()}
+        if len(infos) != 1:
+            raise StorageError(f"The mags in {folder} disagree on dtype/channels: {sorted(map(str, infos))}.")
+        dtype, num_channels = infos.pop()
+        finest = min(arrays)
+        if bounding_box is None:
+            bounding_box = BoundingBox.empty()
+            for box in arrays[finest].list_written_boxes():
+                bounding_box = bounding_box.extended_by(box.from_mag_to_mag1(finest))
+        layer = self.add_layer(
+            layer_name,
+            category,
+            dtype=dtype,
+            num_channels=num_channels,
+            bounding_box=bounding_box,
+            largest_segment_id=largest_segment_id,
+        ) if category == SEGMENTATION_CATEGORY else self.add_layer(
+            layer_name, category, dtype=dtype, num_channels=num_channels, bounding_box=bounding_box
+        )
+        if isinstance(layer, SegmentationLayer) and largest_segment_id is None:
+            layer.largest_segment_id = None  # unknown until refresh_largest_segment_id()
+        entries = [
+            MagViewProperties(
+                mag=mag.to_list(),
+                path=f"./{layer_name}/{array.path.name}",
+                cube_length=array.info.shard_shape.x,
+                axis_order=dict(AXIS_ORDER),
+            )
+            for mag, array in sorted(arrays.items())
+        ]
+
+        def register(props: DatasetProperties) -> None:
+            self._find_layer(props, layer_name).mags = entries
+
+        self._update(register)
+        return layer
+

@@ -1,0 +1,454 @@
+"""`Layer` and `SegmentationLayer`: one named channel set of a dataset with its mags."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from concurrent.futures import Executor
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import (
+    InvalidArgumentError,
+    LayerExistsError,
+    MagExistsError,
+    MagNotFoundError,
+    OutOfBoundsError,
+    UnsupportedFormatError,
+)
+from ..geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
+from ..properties import (
+    DatasetProperties,
+    LayerProperties,
+    MagViewProperties,
+    SegmentationLayerProperties,
+    dtype_per_channel,
+)
+from ..storage import ArrayBackend, WKWArray
+from ._naming import validate_layer_name
+from .mag_view import MagView
+
+if TYPE_CHECKING:
+    from .dataset import Dataset
+
+WKW_FORMAT = "wkw"
+DEFAULT_CHUNK_SHAPE = 32
+# Shard (= WKW file) edge: small enough that a small write into a compressed mag stays cheap
+# (webknossos defaults to 1024, materialising multi-MB files for a 32^3 write).
+DEFAULT_SHARD_SHAPE = 128
+AXIS_ORDER = {"c": 0, "x": 1, "y": 2, "z": 3}
+
+
+def bbox_from_properties(props: LayerProperties) -> BoundingBox:
+    """The layer's bounding box as a geometry value."""
+    box = props.bounding_box
+    return BoundingBox(box.top_left, (box.width, box.height, box.depth))
+
+
+def set_bbox_properties(props: LayerProperties, box: BoundingBox) -> None:
+    """Store `box` in the layer properties, keeping unknown keys of `boundingBox`."""
+    props.bounding_box.top_left = box.topleft.to_list()
+    props.bounding_box.width, props.bounding_box.height, props.bounding_box.depth = box.size
+
+
+class Layer:
+    """A color layer; get one from `Dataset.add_layer` / `Dataset.get_layer`.
+
+    Every metadata change is written through to `datasource-properties.json` at once and merged
+    with what other processes saved meanwhile.
+    """
+
+    def __init__(self, dataset: Dataset, name: str) -> None:
+        self._dataset = dataset
+        self._name = name
+        self._mag_views: dict[Mag, MagView] = {}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_get_layer, (self._dataset, self._name))
+
+    # -- properties -----------------------------------------------------------------------------
+    @property
+    def _properties(self) -> LayerProperties:
+        return self._dataset._layer_properties(self._name)
+
+    def _update(self, mutate: Any) -> Any:
+        """Apply `mutate(layer_properties)` to the freshest properties under the lock, and save."""
+        name = self._name
+
+        def apply(props: DatasetProperties) -> Any:
+            return mutate(self._dataset._find_layer(props, name))
+
+        return self._dataset._update(apply)
+
+    @property
+    def dataset(self) -> Dataset:
+        """The dataset holding this layer."""
+        return self._dataset
+
+    @property
+    def name(self) -> str:
+        """The layer's name (= its folder name); assigning renames the folder."""
+        return self._name
+
+    @name.setter
+    def name(self, new_name: str) -> None:
+        self._check_writable()
+        validate_layer_name(new_name)
+        if new_name == self._name:
+            return
+        if new_name in self._dataset.layers:
+            raise LayerExistsError(f"Cannot rename layer {self._name!r}: {new_name!r} already exists.")
+        old_name, old_path = self._name, self.path
+        new_path = self._dataset.path / new_name
+        if new_path.exists():
+            raise LayerExistsError(f"Cannot rename layer {old_name!r}: {new_path} already exists.")
+        for view in self._mag_views.values():
+            if view._array is not None:
+                view._array.close()
+        if old_path.exists():
+            os.rename(old_path, new_path)
+
+        def rename(props: LayerProperties) -> None:
+            props.name = new_name
+            for mag in props.mags:
+                if mag.path is not None and mag.path.startswith(f"./{old_name}/"):
+                    mag.path = f"./{new_name}/" + mag.path[len(old_name) + 3 :]
+
+        try:
+            self._update(rename)
+        except BaseException:
+            if new_path.exists():
+                os.rename(new_path, old_path)
+            raise
+        self._name = new_name
+        self._mag_views.clear()
+        self._dataset._renamed_layer(old_name, self)
+
+    @property
+    def path(self) -> Path:
+        """The layer folder."""
+        return self._dataset.path / self._name
+
+    @property
+    def category(self) -> str:
+        """`color` or `segmentation`."""
+        return self._properties.category
+
+    @property
+    def data_format(self) -> str:
+        """The storage format of the layer's mags (`wkw`)."""
+        return self._properties.data_format
+
+    @property
+    def num_channels(self) -> int:
+        """Channels per voxel."""
+        return self._properties.num_channels
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The dtype of one channel."""
+        props = self._properties
+        return dtype_per_channel(props.element_class, props.num_channels)
+
+    @property
+    def read_only(self) -> bool:
+        """Whether this layer refuses changes (the dataset was opened read-only)."""
+        return self._dataset.read_only
+
+    @property
+    def bounding_box(self) -> BoundingBox:
+        """The region holding data, in mag-1 voxels; grows when writes go beyond it."""
+        return bbox_from_properties(self._properties)
+
+    @bounding_box.setter
+    def bounding_box(self, box: BoundingBox) -> None:
+        self._check_writable()
+        if not isinstance(box, BoundingBox):
+            raise InvalidArgumentError(f"bounding_box must be a BoundingBox, got {box!r}.")
+        self._check_bbox_storable(box)
+
+        def assign(props: LayerProperties) -> None:
+            set_bbox_properties(props, box)
+
+        self._update(assign)
+
+    def _check_bbox_storable(self, box: BoundingBox) -> None:
+        if self.data_format == WKW_FORMAT and min(box.topleft) < 0:
+            raise OutOfBoundsError(f"WKW layers cannot have negative coordinates: {box}.")
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self._name!r}, dtype={self.dtype}, "
+            f"num_channels={self.num_channels}, bounding_box={self.bounding_box}, "
+            f"mags=[{', '.join(m.to_layer_name() for m in self.mags)}])"
+        )
+
+    # -- bookkeeping after writes ---------------------------------------------------------------
+    def _after_write(self, box: BoundingBox, array: np.ndarray) -> None:
+        """Save the metadata a write changed, in one merged update (or none)."""
+        changes = self._metadata_changes(box, array)
+        if changes:
+
+            def apply_all(props: LayerProperties) -> None:
+                for change in changes:
+                    change(props)
+
+            self._update(apply_all)
+
+    def _metadata_changes(self, box: BoundingBox, array: np.ndarray) -> list[Any]:
+        """Property mutations a write of `array` to `box` requires: growing the bounding box."""
+        if self.bounding_box.contains_bbox(box):
+            return []
+        self._check_bbox_storable(box)
+
+        def grow(props: LayerProperties) -> None:
+            set_bbox_properties(props, bbox_from_properties(props).extended_by(box))
+
+        return [grow]
+
+    def _check_writable(self) -> None:
+        """Refuse changes through read-only datasets and layers whose name could leave the folder."""
+        self._dataset._check_writable()
+        validate_layer_name(self._name)
+
+    # -- mags -----------------------------------------------------------------------------------
+    def _mag_path(self, entry: MagViewProperties) -> Path:
+        mag = Mag(entry.mag)
+        if entry.path is not None:
+            return (self._dataset.path / entry.path).resolve() if not os.path.isabs(entry.path) else Path(entry.path)
+        for name in (mag.to_layer_name(), mag.to_long_layer_name()):
+            if (self.path / name).exists():
+                return self.path / name
+        return self.path / mag.to_layer_name()
+
+    def _open_backend(self, path: Path) -> ArrayBackend:
+        if self.data_format != WKW_FORMAT:
+            raise UnsupportedFormatError(
+                f"Layer {self._name!r} has data format {self.data_format!r}, which this version cannot read."
+            )
+        return WKWArray(path)
+
+    def _is_foreign(self, path: Path) -> bool:
+        try:
+            path.resolve().relative_to(self._dataset.path.resolve())
+        except ValueError:
+            return True
+        return False
+
+    @property
+    def mags(self) -> Mapping[Mag, MagView]:
+        """This layer's mags, finest first."""
+        entries = {Mag(entry.mag): entry for entry in self._properties.mags}
+        for mag in list(self._mag_views):
+            if mag not in entries:
+                del self._mag_views[mag]
+        for mag, entry in entries.items():
+            if mag not in self._mag_views:
+                path = self._mag_path(entry)
+                read_only = self.read_only or self._is_foreign(path)
+                self._mag_views[mag] = MagView(self, mag, path, read_only=read_only)
+        return MappingProxyType({mag: self._mag_views[mag] for mag in sorted(entries)})
+
+    def get_mag(self, mag: MagLike) -> MagView:
+        """The view of one mag; `MagNotFoundError` (a KeyError) if the layer lacks it."""
+        key = Mag(mag)
+        views = self.mags
+        if key not in views:
+            have = ", ".join(m.to_layer_name() for m in views) or "none"
+            raise MagNotFoundError(f"Layer {self._name!r} has no mag {key.to_layer_name()} (has: {have}).")
+        return views[key]
+
+    def get_finest_mag(self) -> MagView:
+        """The mag with the smallest voxels."""
+        views = self.mags
+        if not views:
+            raise MagNotFoundError(f"Layer {self._name!r} has no mags yet.")
+        return views[min(views)]
+
+    def add_mag(
+        self,
+        mag: MagLike,
+        chunk_shape: Vec3IntLike = DEFAULT_CHUNK_SHAPE,
+        shard_shape: Vec3IntLike | None = None,
+        compress: bool = True,
+    ) -> MagView:
+        """Create a new mag (folder, array header, properties entry) and return its view."""
+        self._check_writable()
+        key = Mag(mag)
+        if key in self.mags:
+            raise MagExistsError(f"Layer {self._name!r} already has mag {key.to_layer_name()}.")
+        if self.data_format != WKW_FORMAT:
+            raise UnsupportedFormatError(f"Cannot add mags to a {self.data_format!r} layer yet.")
+        chunk = Vec3Int(chunk_shape)
+        shard = Vec3Int(shard_shape) if shard_shape is not None else Vec3Int(DEFAULT_SHARD_SHAPE).pairmax(chunk)
+        path = self.path / key.to_layer_name()
+        if path.exists():
+            raise MagExistsError(
+                f"Cannot add mag {key.to_layer_name()} to {self._name!r}: {path} exists but is not "
+                "listed in the properties. Delete it or use Dataset.add_layer_for_existing_files."
+            )
+        WKWArray.create(
+            path,
+            dtype=self.dtype,
+            num_channels=self.num_channels,
+            chunk_shape=chunk,
+            shard_shape=shard,
+            compressed=compress,
+        )
+        entry = MagViewProperties(
+            mag=key.to_list(),
+            path=f"./{self._name}/{key.to_layer_name()}",
+            cube_length=shard.x,
+            axis_order=dict(AXIS_ORDER),
+        )
+
+        def add(props: LayerProperties) -> None:
+            if any(Mag(existing.mag) == key for existing in props.mags):
+                raise MagExistsError(f"Layer {self._name!r} already has mag {key.to_layer_name()}.")
+            props.mags.append(entry)
+            props.mags.sort(key=lambda e: Mag(e.mag))
+
+        try:
+            self._update(add)
+        except BaseException:
+            shutil.rmtree(path, ignore_errors=True)
+            raise
+        return self.get_mag(key)
+
+    def get_or_add_mag(
+        self,
+        mag: MagLike,
+        chunk_shape: Vec3IntLike | None = None,
+        shard_shape: Vec3IntLike | None = None,
+        compress: bool | None = None,
+    ) -> MagView:
+        """The existing mag (checked against the given parameters) or a new one."""
+        key = Mag(mag)
+        if key not in self.mags:
+            return self.add_mag(
+                key,
+                chunk_shape=DEFAULT_CHUNK_SHAPE if chunk_shape is None else chunk_shape,
+                shard_shape=shard_shape,
+                compress=True if compress is None else compress,
+            )
+        view = self.get_mag(key)
+        info = view.info
+        for label, wanted, actual in (
+            ("chunk_shape", None if chunk_shape is None else Vec3Int(chunk_shape), info.chunk_shape),
+            ("shard_shape", None if shard_shape is None else Vec3Int(shard_shape), info.shard_shape),
+            ("compress", compress, info.compressed),
+        ):
+            if wanted is not None and wanted != actual:
+                raise InvalidArgumentError(
+                    f"Mag {key.to_layer_name()} of {self._name!r} exists with {label}={actual}, "
+                    f"not {wanted}."
+                )
+        return view
+
+    def delete_mag(self, mag: MagLike) -> None:
+        """Remove a mag from the properties, then delete its folder (foreign mags are kept)."""
+        self._check_writable()
+        view = self.get_mag(mag)
+        key = view.mag
+
+        def remove(props: LayerProperties) -> None:
+            props.mags = [entry for entry in props.mags if Mag(entry.mag) != key]
+
+        self._update(remove)
+        self._mag_views.pop(key, None)
+        if view._array is not None:
+            view._array.close()
+        if not self._is_foreign(view.path):
+            if view.path.is_symlink():
+                view.path.unlink()
+            else:
+                shutil.rmtree(view.path, ignore_errors=True)
+
+    def add_mag_as_copy(
+        self,
+        source: MagView,
+        *,
+        mag: MagLike | None = None,
+        chunk_shape: Vec3IntLike | None = None,
+        shard_shape: Vec3IntLike | None = None,
+        compress: bool | None = None,
+        executor: Executor | None = None,
+    ) -> MagView:
+        """Copy the voxels of another mag view (any layer or dataset) into a new mag here."""
+        from ..ops.copy import copy_view_into
+
+        info = source.info
+        target = self.add_mag(
+            source.mag if mag is None else mag,
+            chunk_shape=info.chunk_shape if chunk_shape is None else chunk_shape,
+            shard_shape=info.shard_shape if shard_shape is None else shard_shape,
+            compress=info.compressed if compress is None else compress,
+        )
+        copy_view_into(source, target, executor=executor)
+        return target
+
+
+class SegmentationLayer(Layer):
+    """A segmentation layer: labels, plus `largest_segment_id`, kept up to date by writes."""
+
+    @property
+    def _properties(self) -> SegmentationLayerProperties:
+        props = self._dataset._layer_properties(self._name)
+        assert isinstance(props, SegmentationLayerProperties)  # guaranteed by the category
+        return props
+
+    @property
+    def largest_segment_id(self) -> int | None:
+        """The largest label in the layer (None if unknown); raised automatically by writes."""
+        return self._properties.largest_segment_id
+
+    @largest_segment_id.setter
+    def largest_segment_id(self, value: int | None) -> None:
+        self._check_writable()
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+            raise InvalidArgumentError(f"largest_segment_id must be an int or None, got {value!r}.")
+        new_value = None if value is None else int(value)
+
+        def assign(props: LayerProperties) -> None:
+            if isinstance(props, SegmentationLayerProperties):
+                props.largest_segment_id = new_value
+
+        self._update(assign)
+
+    def _metadata_changes(self, box: BoundingBox, array: np.ndarray) -> list[Any]:
+        """Also raise `largest_segment_id` when the write holds a larger label."""
+        changes = super()._metadata_changes(box, array)
+        current = self.largest_segment_id
+        if current is None:
+            return changes  # unknown: a partial write cannot tell the true maximum
+        written_max = int(array.max())
+        if written_max > current:
+
+            def raise_id(props: LayerProperties) -> None:
+                if isinstance(props, SegmentationLayerProperties) and props.largest_segment_id is not None:
+                    props.largest_segment_id = max(props.largest_segment_id, written_max)
+
+            changes.append(raise_id)
+        return changes
+
+    def refresh_largest_segment_id(
+        self, chunk_shape: Vec3IntLike | None = None, executor: Executor | None = None
+    ) -> int:
+        """Scan the finest mag for the largest label and store it; returns it."""
+        view = self.get_finest_mag().get_view(read_only=True)
+        maxima = view.map_chunk(_max_label, chunk_shape=chunk_shape, executor=executor)
+        self.largest_segment_id = max(maxima, default=0)
+        return max(maxima, default=0)
+
+
+def _max_label(view: Any) -> int:
+    """Largest label in a view; module-level so it pickles to worker processes."""
+    return int(view.read().max())
+
+
+def _get_layer(dataset: Dataset, name: str) -> Layer:
+    return dataset.get_layer(name)

@@ -1,0 +1,150 @@
+"""`MagView`: one magnification of a layer; writes grow the layer and are saved at once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._atomic import TEMP_PREFIX
+from ..errors import ReadOnlyError, UnsupportedFormatError
+from ..geometry import BoundingBox, Mag
+from ..parallel import run_tasks
+from ..storage import ArrayBackend, WKWArray
+from .view import View
+
+if TYPE_CHECKING:
+    from .layer import Layer
+
+
+class MagView(View):
+    """All voxels of one mag of a layer; its bounding box is the layer's, aligned to the mag."""
+
+    def __init__(self, layer: Layer, mag: Mag, path: Path, *, read_only: bool) -> None:
+        self._layer = layer
+        self._path = path
+        super().__init__(_UNOPENED, mag, BoundingBox.empty(), read_only=read_only)
+        self._array = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_get_mag_view, (self._layer, self._mag))
+
+    @property
+    def _backend(self) -> ArrayBackend:
+        """The mag's array, opened on first use (a missing mag folder shows up then)."""
+        if self._array is None:
+            self._array = self._layer._open_backend(self._path)
+        return self._array
+
+    @property
+    def layer(self) -> Layer:
+        """The layer this mag belongs to."""
+        return self._layer
+
+    @property
+    def path(self) -> Path:
+        """The folder holding this mag's files."""
+        return self._path
+
+    @property
+    def name(self) -> str:
+        """The mag's folder name, e.g. `1` or `2-2-1`."""
+        return self._mag.to_layer_name()
+
+    @property
+    def bounding_box(self) -> BoundingBox:
+        """The layer's bounding box (mag-1), rounded out to this mag."""
+        return self._layer.bounding_box.align_with_mag(self._mag, ceil=True)
+
+    def __repr__(self) -> str:
+        return f"MagView(layer={self._layer.name!r}, mag={self._mag}, bounding_box={self.bounding_box})"
+
+    def _write_box(self, box: BoundingBox, array: np.ndarray) -> None:
+        """Write anywhere in the mag; a box outside the layer grows it (saved before returning)."""
+        self._backend.write(self._in_mag(box).topleft, array)
+        self._layer._after_write(box, array)
+
+    def get_view(self, *args: Any, **kwargs: Any) -> View:
+        """A sub-view (see `View.get_view`); writes through it still update the layer's metadata."""
+        view = super().get_view(*args, **kwargs)
+        return _LayerView(self._layer, self._backend, view.mag, view.bounding_box, read_only=view.read_only)
+
+    # -- compression ----------------------------------------------------------------------------
+    def compress(
+        self, target_path: str | os.PathLike[str] | None = None, executor: Executor | None = None
+    ) -> None:
+        """Rewrite this mag with LZ4HC compression, shard by shard.
+
+        Without `target_path` the compressed copy is built beside the mag and swapped in place;
+        with it, the copy is written there and this mag is left as it is.
+        """
+        if target_path is None and self.read_only:
+            raise ReadOnlyError(f"{self!r} is read-only and cannot be compressed in place.")
+        source = self._backend
+        if not isinstance(source, WKWArray):
+            raise UnsupportedFormatError(f"compress() supports WKW mags, not {source.info.data_format}.")
+        if source.info.compressed and target_path is None:
+            return
+        scratch = self._path.parent / f"{TEMP_PREFIX}{self.name}-compress-{uuid.uuid4().hex}"
+        target = WKWArray.create(
+            scratch,
+            dtype=source.info.dtype,
+            num_channels=source.info.num_channels,
+            chunk_shape=source.info.chunk_shape,
+            shard_shape=source.info.shard_shape,
+            compressed=True,
+        )
+        try:
+            run_tasks(_copy_box, [(source, target, box) for box in source.list_written_boxes()], executor)
+            if target_path is not None:
+                os.replace(scratch, Path(target_path))
+                return
+            retired = self._path.parent / f"{TEMP_PREFIX}{self.name}-old-{uuid.uuid4().hex}"
+            source.close()
+            os.replace(self._path, retired)
+            os.replace(scratch, self._path)
+            shutil.rmtree(retired, ignore_errors=True)
+            self._array = None
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+class _LayerView(View):
+    """A sub-view of a `MagView` that reports its writes to the layer (largest segment id)."""
+
+    def __init__(
+        self, layer: Layer, backend: ArrayBackend, mag: Mag, box: BoundingBox, *, read_only: bool
+    ) -> None:
+        super().__init__(backend, mag, box, read_only=read_only)
+        self._layer = layer
+
+    def _write_box(self, box: BoundingBox, array: np.ndarray) -> None:
+        super()._write_box(box, array)
+        self._layer._after_write(box, array)
+
+    def get_view(self, *args: Any, **kwargs: Any) -> View:
+        """A sub-view that still reports its writes to the layer."""
+        view = super().get_view(*args, **kwargs)
+        return _LayerView(self._layer, self._backend, view.mag, view.bounding_box, read_only=view.read_only)
+
+
+class _Unopened:
+    """Placeholder backend before a MagView opens its array (never used for I/O)."""
+
+
+_UNOPENED: Any = _Unopened()
+
+
+def _get_mag_view(layer: Layer, mag: Mag) -> MagView:
+    return layer.get_mag(mag)
+
+
+def _copy_box(task: tuple[ArrayBackend, ArrayBackend, BoundingBox]) -> None:
+    """Copy one stored shard (mag coordinates) between arrays; module-level so it pickles."""
+    source, target, box = task
+    target.write(box.topleft, source.read(box))

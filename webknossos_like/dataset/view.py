@@ -1,0 +1,459 @@
+"""`View`: a region of one mag, read and written in mag-1 coordinates or by NumPy indexing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+from ..errors import (
+    AlignmentError,
+    DataShapeError,
+    DTypeError,
+    GeometryError,
+    InvalidArgumentError,
+    OutOfBoundsError,
+    ReadOnlyError,
+)
+from ..geometry import BoundingBox, Mag, Vec3Int, Vec3IntLike
+from ..parallel import run_tasks
+from ..storage import ArrayBackend, ArrayInfo
+from ._indexing import parse_index
+
+if TYPE_CHECKING:
+    from .buffered import BufferedSliceReader, BufferedSliceWriter
+
+R = TypeVar("R")
+
+
+class View:
+    """A box of one mag of one layer.
+
+    Offsets, sizes and bounding boxes passed to `read`/`write`/`get_view` are mag-1 voxel
+    coordinates (like the webknossos package); arrays are in the view's mag, shaped `(c, x, y, z)`.
+    `view[x0:x1, y0:y1, z0:z1]` indexes in the mag's own voxel grid instead.
+    """
+
+    def __init__(
+        self, backend: ArrayBackend, mag: Mag, bounding_box: BoundingBox, *, read_only: bool
+    ) -> None:
+        self._array: ArrayBackend | None = backend
+        self._mag = mag
+        self._bounding_box = bounding_box
+        self._read_only = read_only
+
+    @property
+    def _backend(self) -> ArrayBackend:
+        """The storage array (subclasses may open it lazily)."""
+        assert self._array is not None  # set in __init__; internal invariant, not user input
+        return self._array
+
+    # -- description ----------------------------------------------------------------------------
+    @property
+    def bounding_box(self) -> BoundingBox:
+        """The view's box in absolute mag-1 coordinates."""
+        return self._bounding_box
+
+    @property
+    def mag(self) -> Mag:
+        """The magnification whose voxels this view reads and writes."""
+        return self._mag
+
+    @property
+    def read_only(self) -> bool:
+        """Whether writes through this view are refused."""
+        return self._read_only
+
+    @property
+    def info(self) -> ArrayInfo:
+        """dtype, channels, chunk and shard shape and compression of the underlying array."""
+        return self._backend.info
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The dtype of one channel."""
+        return self._backend.info.dtype
+
+    def get_dtype(self) -> np.dtype[Any]:
+        """The dtype of one channel (webknossos-compatible spelling)."""
+        return self.dtype
+
+    @property
+    def num_channels(self) -> int:
+        """Number of channels per voxel."""
+        return self._backend.info.num_channels
+
+    @property
+    def shard_shape_mag1(self) -> Vec3Int:
+        """The write-alignment unit (one shard) in mag-1 voxels."""
+        return self._backend.info.shard_shape * self._mag.as_vec3_int
+
+    def __repr__(self) -> str:
+        return f"View(mag={self._mag}, bounding_box={self.bounding_box}, read_only={self._read_only})"
+
+    # -- locating regions -----------------------------------------------------------------------
+    def _resolve(
+        self,
+        *,
+        size: Vec3IntLike | None,
+        relative_offset: Vec3IntLike | None,
+        absolute_offset: Vec3IntLike | None,
+        relative_bounding_box: BoundingBox | None,
+        absolute_bounding_box: BoundingBox | None,
+        default_size: Vec3Int | None = None,
+    ) -> BoundingBox:
+        """Turn the location keywords into one absolute mag-1 box (not yet bounds-checked)."""
+        given = [
+            name
+            for name, value in (
+                ("relative_offset", relative_offset),
+                ("absolute_offset", absolute_offset),
+                ("relative_bounding_box", relative_bounding_box),
+                ("absolute_bounding_box", absolute_bounding_box),
+            )
+            if value is not None
+        ]
+        if len(given) > 1:
+            raise InvalidArgumentError(f"Pass at most one location, got {', '.join(given)}.")
+        view_box = self.bounding_box
+        if size is not None and (absolute_bounding_box or relative_bounding_box) is not None:
+            raise InvalidArgumentError("`size` cannot be combined with a bounding box.")
+        if absolute_bounding_box is not None:
+            return absolute_bounding_box
+        if relative_bounding_box is not None:
+            return relative_bounding_box.offset(view_box.topleft)
+        if absolute_offset is not None:
+            topleft = Vec3Int(absolute_offset)
+        elif relative_offset is not None:
+            topleft = view_box.topleft + Vec3Int(relative_offset)
+        else:
+            topleft = view_box.topleft
+        if size is not None:
+            extent = Vec3Int(size)
+        elif default_size is not None:
+            extent = default_size
+        else:
+            extent = view_box.bottomright - topleft
+        if not extent.is_positive(strictly_positive=True):
+            raise GeometryError(
+                f"Size {extent} must be positive in every axis (region starting at {topleft} "
+                f"in view {view_box})."
+            )
+        return BoundingBox(topleft, extent)
+
+    def _check_mag_aligned(self, box: BoundingBox) -> None:
+        mag = self._mag.as_vec3_int
+        if box.topleft % mag != Vec3Int.zeros() or box.bottomright % mag != Vec3Int.zeros():
+            raise AlignmentError(
+                f"{box} is not aligned with mag {self._mag}: offsets and sizes are mag-1 "
+                f"coordinates and must be multiples of {mag}. Use BoundingBox.align_with_mag()."
+            )
+
+    def _in_mag(self, box: BoundingBox) -> BoundingBox:
+        self._check_mag_aligned(box)
+        return box.in_mag(self._mag)
+
+    # -- reading --------------------------------------------------------------------------------
+    def read(
+        self,
+        size: Vec3IntLike | None = None,
+        *,
+        relative_offset: Vec3IntLike | None = None,
+        absolute_offset: Vec3IntLike | None = None,
+        relative_bounding_box: BoundingBox | None = None,
+        absolute_bounding_box: BoundingBox | None = None,
+    ) -> np.ndarray:
+        """Read a region as `(c, x, y, z)`; with no arguments the whole view.
+
+        Voxels never written (also outside the layer) read as 0, like the webknossos package.
+        """
+        box = self._resolve(
+            size=size,
+            relative_offset=relative_offset,
+            absolute_offset=absolute_offset,
+            relative_bounding_box=relative_bounding_box,
+            absolute_bounding_box=absolute_bounding_box,
+        )
+        return self._backend.read(self._in_mag(box))
+
+    def read_xyz(self, **location: Any) -> np.ndarray:
+        """Like `read`, but single-channel data comes back as `(x, y, z)`."""
+        data = self.read(**location)
+        return data[0] if data.shape[0] == 1 else data
+
+    # -- writing --------------------------------------------------------------------------------
+    def _prepare_data(self, data: Any) -> np.ndarray:
+        """Check dtype, channels and dimensionality; return `(c, x, y, z)` without copying."""
+        array = np.asarray(data)
+        info = self._backend.info
+        if array.dtype != info.dtype:
+            if not np.can_cast(array.dtype, info.dtype, casting="safe"):
+                raise DTypeError(
+                    f"Cannot write {array.dtype} data to a {info.dtype} layer without losing "
+                    f"values; convert it first, e.g. data.astype(np.{info.dtype})."
+                )
+            array = array.astype(info.dtype, order="F")
+        if array.ndim == 3:
+            if info.num_channels != 1:
+                raise DataShapeError(
+                    f"This layer has {info.num_channels} channels: pass (c, x, y, z) data, got {array.shape}."
+                )
+            array = array[np.newaxis]
+        elif array.ndim == 4:
+            if array.shape[0] != info.num_channels:
+                raise DataShapeError(
+                    f"Data has {array.shape[0]} channels but the layer has {info.num_channels} "
+                    f"(shape {array.shape}, expected (c, x, y, z))."
+                )
+        else:
+            raise DataShapeError(
+                f"Data must be (x, y, z) or (c, x, y, z), got {array.ndim} dimensions {array.shape}."
+            )
+        if 0 in array.shape:
+            raise DataShapeError(f"Cannot write empty data of shape {array.shape}.")
+        return array
+
+    def _check_writable(self) -> None:
+        if self._read_only:
+            raise ReadOnlyError(f"{self!r} is read-only; open the dataset writable to change it.")
+
+    def write(
+        self,
+        data: Any,
+        *,
+        relative_offset: Vec3IntLike | None = None,
+        absolute_offset: Vec3IntLike | None = None,
+        relative_bounding_box: BoundingBox | None = None,
+        absolute_bounding_box: BoundingBox | None = None,
+    ) -> None:
+        """Write `(x, y, z)` or `(c, x, y, z)` data (in this view's mag) at a mag-1 location.
+
+        Every check (read-only, dtype, shape, alignment, bounds) happens before a byte is written.
+        """
+        self._check_writable()
+        array = self._prepare_data(data)
+        box = self._resolve(
+            size=None,
+            relative_offset=relative_offset,
+            absolute_offset=absolute_offset,
+            relative_bounding_box=relative_bounding_box,
+            absolute_bounding_box=absolute_bounding_box,
+            default_size=Vec3Int(array.shape[1:]) * self._mag.as_vec3_int,
+        )
+        if box.size != Vec3Int(array.shape[1:]) * self._mag.as_vec3_int:
+            raise DataShapeError(
+                f"Data of shape {array.shape[1:]} in mag {self._mag} does not fill {box} "
+                f"({box.size // self._mag.as_vec3_int} voxels in this mag)."
+            )
+        self._write_box(box, array)
+
+    def _write_box(self, box: BoundingBox, array: np.ndarray) -> None:
+        """Write an already validated `(c, x, y, z)` array to the mag-1 box `box`."""
+        if not self.bounding_box.contains_bbox(box):
+            raise OutOfBoundsError(
+                f"Cannot write {box}: it is not inside this view's {self.bounding_box}."
+            )
+        self._backend.write(self._in_mag(box).topleft, array)
+
+    # -- NumPy-style indexing -------------------------------------------------------------------
+    def _mag_extent(self) -> BoundingBox:
+        return self.bounding_box.align_with_mag(self._mag, ceil=True).in_mag(self._mag)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        """`view[x0:x1, y0:y1, z0:z1]` in the mag's voxel grid: `(x, y, z)` for one channel."""
+        box, dropped = parse_index(key, self._mag_extent())
+        if box.is_empty():
+            raise GeometryError(f"Index {key!r} selects no voxels ({box}).")
+        data = self._backend.read(box)
+        if self.num_channels == 1:
+            data = data[0]
+            index = tuple(0 if axis in dropped else slice(None) for axis in range(3))
+        else:
+            index = (slice(None), *(0 if axis in dropped else slice(None) for axis in range(3)))
+        return data[index]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """`view[x0:x1, y0:y1, z0:z1] = array_or_scalar` in the mag's voxel grid."""
+        self._check_writable()
+        box, _ = parse_index(key, self._mag_extent())
+        if box.is_empty():
+            raise GeometryError(f"Index {key!r} selects no voxels ({box}).")
+        shape = (self.num_channels, *box.size)
+        array = np.asarray(value)
+        if array.dtype != self.dtype and not np.can_cast(array.dtype, self.dtype, "safe"):
+            if array.ndim == 0 and np.can_cast(np.min_scalar_type(array), self.dtype, "safe"):
+                array = array.astype(self.dtype)
+            else:
+                raise DTypeError(
+                    f"Cannot assign {array.dtype} values to a {self.dtype} layer without losing "
+                    f"values; convert them first."
+                )
+        target_shape = shape if self.num_channels > 1 else shape[1:]
+        try:
+            expanded = np.broadcast_to(array.astype(self.dtype, copy=False), target_shape)
+        except ValueError as exc:
+            raise DataShapeError(
+                f"Cannot assign data of shape {array.shape} to a region of shape {target_shape}."
+            ) from exc
+        expanded = np.asfortranarray(expanded.reshape(shape))
+        self.write(expanded, absolute_offset=box.from_mag_to_mag1(self._mag).topleft)
+
+    # -- sub-views ------------------------------------------------------------------------------
+    def get_view(
+        self,
+        size: Vec3IntLike | None = None,
+        *,
+        relative_offset: Vec3IntLike | None = None,
+        absolute_offset: Vec3IntLike | None = None,
+        relative_bounding_box: BoundingBox | None = None,
+        absolute_bounding_box: BoundingBox | None = None,
+        read_only: bool | None = None,
+    ) -> View:
+        """A sub-view; writable views must lie inside this one, read-only views may exceed it."""
+        if read_only is None:
+            read_only = self._read_only
+        if self._read_only and not read_only:
+            raise ReadOnlyError(f"Cannot get a writable view of the read-only {self!r}.")
+        box = self._resolve(
+            size=size,
+            relative_offset=relative_offset,
+            absolute_offset=absolute_offset,
+            relative_bounding_box=relative_bounding_box,
+            absolute_bounding_box=absolute_bounding_box,
+        )
+        self._check_mag_aligned(box)
+        if not read_only and not self.bounding_box.contains_bbox(box):
+            raise OutOfBoundsError(
+                f"A writable sub-view must lie inside {self.bounding_box}, got {box}; "
+                "pass read_only=True to look beyond it."
+            )
+        return View(self._backend, self._mag, box, read_only=read_only)
+
+    def chunk(
+        self,
+        chunk_shape: Vec3IntLike,
+        chunk_border_alignments: Vec3IntLike | None = None,
+        read_only: bool | None = None,
+    ) -> Iterator[View]:
+        """Tile the view into sub-views of `chunk_shape` (mag-1), optionally grid-aligned."""
+        for box in self.bounding_box.chunk(chunk_shape, chunk_border_alignments):
+            yield self.get_view(absolute_bounding_box=box, read_only=read_only)
+
+    def _work_chunks(self, chunk_shape: Vec3IntLike | None) -> list[View]:
+        """Chunks for parallel work: shard-aligned so that parallel writers never share a file."""
+        shard = self.shard_shape_mag1
+        shape = shard if chunk_shape is None else Vec3Int(chunk_shape)
+        if not self._read_only and shape % shard != Vec3Int.zeros():
+            raise AlignmentError(
+                f"chunk_shape {shape} must be a multiple of the shard shape {shard} (mag-1 voxels) "
+                "for writable views, so that parallel writers never touch the same file."
+            )
+        alignment = shard if shape % shard == Vec3Int.zeros() else None
+        return list(self.chunk(shape, alignment))
+
+    def for_each_chunk(
+        self,
+        func_per_chunk: Callable[[tuple[View, int]], None],
+        chunk_shape: Vec3IntLike | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        """Call `func_per_chunk((chunk_view, index))` for every shard-aligned chunk.
+
+        Sequential in this process unless an executor is passed (then the function must pickle).
+        """
+        chunks = self._work_chunks(chunk_shape)
+        run_tasks(func_per_chunk, list(zip(chunks, range(len(chunks)), strict=True)), executor)
+
+    def map_chunk(
+        self,
+        func_per_chunk: Callable[[View], R],
+        chunk_shape: Vec3IntLike | None = None,
+        executor: Executor | None = None,
+    ) -> list[R]:
+        """Return `[func_per_chunk(chunk_view) for each chunk]`; sequential without an executor."""
+        return run_tasks(func_per_chunk, self._work_chunks(chunk_shape), executor)
+
+    def content_is_equal(
+        self,
+        other: View,
+        chunk_shape: Vec3IntLike | None = None,
+        executor: Executor | None = None,
+    ) -> bool:
+        """Whether both views hold the same voxels (same size, channels and dtype too)."""
+        if self.bounding_box.size // self._mag.as_vec3_int != other.bounding_box.size // other.mag.as_vec3_int:
+            return False
+        if self.num_channels != other.num_channels or self.dtype != other.dtype:
+            return False
+        mine = self.get_view(read_only=True)
+        theirs = other.get_view(read_only=True)
+        shape = Vec3Int(chunk_shape) if chunk_shape is not None else self.shard_shape_mag1
+        pairs = [
+            (chunk, theirs.get_view(
+                absolute_bounding_box=BoundingBox(
+                    theirs.bounding_box.topleft
+                    + (chunk.bounding_box.topleft - mine.bounding_box.topleft)
+                    // self._mag.as_vec3_int
+                    * other.mag.as_vec3_int,
+                    chunk.bounding_box.size // self._mag.as_vec3_int * other.mag.as_vec3_int,
+                ),
+                read_only=True,
+            ))
+            for chunk in mine.chunk(shape, self.shard_shape_mag1)
+        ]
+        return all(run_tasks(_chunks_equal, pairs, executor))
+
+    def get_bounding_boxes_on_disk(self) -> Iterator[BoundingBox]:
+        """Mag-1 boxes of the stored shards that overlap this view, clipped to it."""
+        for box in self._backend.list_written_boxes():
+            clipped = box.from_mag_to_mag1(self._mag).intersected_with(self.bounding_box)
+            if not clipped.is_empty():
+                yield clipped
+
+    def get_buffered_slice_writer(
+        self,
+        buffer_size: int | None = None,
+        dimension: str = "z",
+        *,
+        relative_offset: Vec3IntLike | None = None,
+        absolute_offset: Vec3IntLike | None = None,
+    ) -> BufferedSliceWriter:
+        """A context manager that collects 2-D slices along `dimension` and writes them in slabs."""
+        from .buffered import BufferedSliceWriter
+
+        start = self._resolve(
+            size=None,
+            relative_offset=relative_offset,
+            absolute_offset=absolute_offset,
+            relative_bounding_box=None,
+            absolute_bounding_box=None,
+            default_size=Vec3Int(1),
+        ).topleft
+        return BufferedSliceWriter(self, start, buffer_size, dimension)
+
+    def get_buffered_slice_reader(
+        self,
+        buffer_size: int | None = None,
+        dimension: str = "z",
+        *,
+        relative_bounding_box: BoundingBox | None = None,
+        absolute_bounding_box: BoundingBox | None = None,
+    ) -> BufferedSliceReader:
+        """A context manager yielding `(c, w, h)` slices along `dimension`, read in slabs."""
+        from .buffered import BufferedSliceReader
+
+        box = self._resolve(
+            size=None,
+            relative_offset=None,
+            absolute_offset=None,
+            relative_bounding_box=relative_bounding_box,
+            absolute_bounding_box=absolute_bounding_box,
+        )
+        return BufferedSliceReader(self, box, buffer_size, dimension)
+
+
+def _chunks_equal(pair: tuple[View, View]) -> bool:
+    """Module-level (picklable) comparison of two equally sized views."""
+    first, second = pair
+    return bool(np.array_equal(first.read(), second.read()))

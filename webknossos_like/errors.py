@@ -1,0 +1,125 @@
+"""The exception hierarchy: one root, each class also a built-in type users already catch."""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlignmentError",
+    "CorruptChunkError",
+    "DTypeError",
+    "DataShapeError",
+    "DatasetExistsError",
+    "DatasetNotFoundError",
+    "GeometryError",
+    "InvalidArgumentError",
+    "InvalidMagError",
+    "InvalidNameError",
+    "InvalidPropertiesError",
+    "LayerExistsError",
+    "LayerNotFoundError",
+    "MagExistsError",
+    "MagNotFoundError",
+    "OutOfBoundsError",
+    "ReadOnlyError",
+    "StorageError",
+    "UnsupportedFormatError",
+    "WebknossosLikeError",
+]
+
+
+class WebknossosLikeError(Exception):
+    """Root of every error this library raises on purpose."""
+
+    def __str__(self) -> str:
+        # KeyError quotes its message (str(KeyError("x")) == "'x'"); show plain text instead.
+        if len(self.args) == 1 and isinstance(self.args[0], str):
+            return self.args[0]
+        return super().__str__()
+
+
+class GeometryError(WebknossosLikeError, ValueError):
+    """A vector, mag or bounding box was built from values that do not describe one."""
+
+
+class InvalidMagError(GeometryError):
+    """A magnification is not a power of two per axis, or could not be parsed."""
+
+
+class AlignmentError(GeometryError):
+    """Coordinates are not aligned to the mag or chunk grid that the operation requires."""
+
+
+class InvalidArgumentError(WebknossosLikeError, ValueError):
+    """An argument value the operation cannot work with (unknown category, mode, mismatch...)."""
+
+
+class InvalidPropertiesError(WebknossosLikeError, ValueError):
+    """`datasource-properties.json` (or a precomputed `info`) is malformed.
+
+    The message names the file and the JSON path of the problem, e.g. `dataLayers[1].elementClass`.
+    """
+
+    def __init__(self, message: str, *, path: object = None, json_path: str | None = None):
+        where = ""
+        if path is not None:
+            where += f"{path}"
+        if json_path:
+            where += f" at {json_path}" if where else json_path
+        super().__init__(f"{where}: {message}" if where else message)
+        self.path = path
+        self.json_path = json_path
+
+
+class DatasetNotFoundError(WebknossosLikeError, FileNotFoundError):
+    """No dataset (no `datasource-properties.json`) at the given path."""
+
+
+class DatasetExistsError(WebknossosLikeError, FileExistsError):
+    """Creating a dataset where one (or another non-empty folder) already exists."""
+
+
+class InvalidNameError(WebknossosLikeError, ValueError):
+    """A layer name (or other user-chosen name) that could escape the dataset folder or is not allowed."""
+
+
+class LayerNotFoundError(WebknossosLikeError, KeyError):
+    """The dataset has no layer of that name."""
+
+
+class LayerExistsError(WebknossosLikeError, ValueError):
+    """A layer of that name already exists."""
+
+
+class MagNotFoundError(WebknossosLikeError, KeyError):
+    """The layer has no such mag."""
+
+
+class MagExistsError(WebknossosLikeError, ValueError):
+    """The layer already has that mag."""
+
+
+class ReadOnlyError(WebknossosLikeError, PermissionError):
+    """A write was attempted through a read-only dataset, layer or view."""
+
+
+class OutOfBoundsError(WebknossosLikeError, IndexError):
+    """A region lies outside the view it was requested from."""
+
+
+class DTypeError(WebknossosLikeError, TypeError):
+    """Data of the wrong dtype was passed, or a dtype the layer category does not allow."""
+
+
+class DataShapeError(WebknossosLikeError, ValueError):
+    """Data has the wrong number of dimensions, channels or a shape that does not match the region."""
+
+
+class UnsupportedFormatError(WebknossosLikeError, ValueError):
+    """A data format, codec or encoding this library cannot read or write."""
+
+
+class StorageError(WebknossosLikeError, OSError):
+    """Reading or writing the bytes of a chunk, shard or metadata file failed."""
+
+
+class CorruptChunkError(StorageError):
+    """A chunk or shard file exists but its bytes cannot be decoded; the message names the file."""

@@ -1,0 +1,66 @@
+"""Copy voxels between views shard by shard, in parallel when given an executor."""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING
+
+from ..errors import InvalidArgumentError
+from ..geometry import BoundingBox, Vec3Int
+from ..parallel import run_tasks
+
+if TYPE_CHECKING:
+    from ..dataset.mag_view import MagView
+    from ..dataset.view import View
+
+
+def _stored_shard_indices(source: View) -> tuple[Vec3Int, set[tuple[int, int, int]]]:
+    grid = source.shard_shape_mag1
+    indices = {(box.topleft // grid).to_tuple() for box in source.get_bounding_boxes_on_disk()}
+    return grid, indices
+
+
+def _touches_stored(box: BoundingBox, grid: Vec3Int, indices: set[tuple[int, int, int]]) -> bool:
+    low = box.topleft // grid
+    high = box.bottomright.ceildiv(grid)
+    return any(
+        (x, y, z) in indices
+        for x in range(low.x, high.x)
+        for y in range(low.y, high.y)
+        for z in range(low.z, high.z)
+    )
+
+
+def copy_view_into(source: View, target: MagView, executor: Executor | None = None) -> None:
+    """Copy `source`'s voxels to the same mag-1 coordinates of `target` (same mag).
+
+    Work units are the target's shards, so parallel workers never write the same file; shards
+    where the source stores nothing are skipped. The target layer's bounding box is grown first.
+    """
+    if source.mag != target.mag:
+        raise InvalidArgumentError(f"Cannot copy mag {source.mag} into mag {target.mag}.")
+    if source.num_channels != target.num_channels or source.dtype != target.dtype:
+        raise InvalidArgumentError(
+            f"Cannot copy {source.num_channels}x{source.dtype} data into "
+            f"{target.num_channels}x{target.dtype}."
+        )
+    box = source.bounding_box
+    if box.is_empty():
+        return
+    layer = target.layer
+    if not layer.bounding_box.contains_bbox(box):
+        layer.bounding_box = layer.bounding_box.extended_by(box)
+    grid, stored = _stored_shard_indices(source)
+    shard = target.shard_shape_mag1
+    tasks = [
+        (source.get_view(absolute_bounding_box=chunk, read_only=True), target.get_view(absolute_bounding_box=chunk))
+        for chunk in box.chunk(shard, shard)
+        if _touches_stored(chunk, grid, stored)
+    ]
+    run_tasks(_copy_chunk, tasks, executor)
+
+
+def _copy_chunk(task: tuple[View, View]) -> None:
+    """Copy one chunk; module-level so it pickles to worker processes."""
+    source, target = task
+    target.write(source.read(), absolute_offset=target.bounding_box.topleft)

@@ -1,0 +1,107 @@
+"""`datasource-properties.json` on disk: load, atomic save, and locked read-modify-write updates."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final, TypeVar
+
+from filelock import FileLock
+
+from webknossos_like._atomic import atomic_write_text
+from webknossos_like.errors import DatasetNotFoundError, InvalidPropertiesError
+from webknossos_like.properties.converter import dumps, loads
+from webknossos_like.properties.models import DatasetProperties
+
+__all__ = ["LOCK_FILE_NAME", "PROPERTIES_FILE_NAME", "PropertiesFile"]
+
+T = TypeVar("T")
+
+PROPERTIES_FILE_NAME: Final = "datasource-properties.json"
+LOCK_FILE_NAME: Final = ".datasource-properties.json.lock"
+
+_locks: dict[str, FileLock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock_for(lock_path: Path) -> FileLock:
+    """One FileLock object per lock file in this process, so nested `update`/`save` calls re-enter it."""
+    key = os.path.realpath(lock_path)
+    with _locks_guard:
+        lock = _locks.get(key)
+        if lock is None:
+            lock = FileLock(key)
+            _locks[key] = lock
+        return lock
+
+
+class PropertiesFile:
+    """The properties file of one dataset folder.
+
+    Writes go through an inter-process lock and an atomic rename, and `update` re-applies each
+    change to the freshest file under the lock, so concurrent writers never lose updates.
+    """
+
+    def __init__(self, dataset_path: str | os.PathLike[str]) -> None:
+        self.dataset_path = Path(dataset_path)
+        self.path = self.dataset_path / PROPERTIES_FILE_NAME
+        self.lock_path = self.dataset_path / LOCK_FILE_NAME
+
+    def __repr__(self) -> str:
+        return f"PropertiesFile({str(self.dataset_path)!r})"
+
+    @property
+    def lock(self) -> FileLock:
+        """The process-shared, reentrant inter-process lock guarding this file (blocks without timeout)."""
+        return _lock_for(self.lock_path)
+
+    def exists(self) -> bool:
+        """Whether the properties file exists (i.e. the folder holds a dataset)."""
+        return self.path.is_file()
+
+    def read_text(self) -> str:
+        """The raw file text; a missing file raises `DatasetNotFoundError`, bad UTF-8 `InvalidPropertiesError`."""
+        try:
+            raw = self.path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            raise DatasetNotFoundError(
+                f"no dataset at {self.dataset_path}: {self.path} not found"
+            ) from None
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise InvalidPropertiesError(f"not UTF-8 text: {error}", path=self.path) from None
+
+    def load(self) -> DatasetProperties:
+        """Read and validate the file (no lock needed: saves replace it atomically)."""
+        return loads(self.read_text(), path=self.path)
+
+    def save(self, props: DatasetProperties) -> None:
+        """Validate, serialize and atomically replace the file under the lock."""
+        text = dumps(props)
+        self._check_folder()
+        with self.lock:
+            atomic_write_text(self.path, text)
+
+    def update(self, mutate: Callable[[DatasetProperties], T]) -> tuple[DatasetProperties, T]:
+        """Under the lock: load the current file, `mutate` it in place, save if it changed.
+
+        Returns the (possibly updated) properties and `mutate`'s return value. If `mutate`
+        raises, nothing is written and the exception propagates.
+        """
+        self._check_folder()
+        with self.lock:
+            props = self.load()
+            before = dumps(props)
+            result = mutate(props)
+            after = dumps(props)
+            if after != before:
+                atomic_write_text(self.path, after)
+            return props, result
+
+    def _check_folder(self) -> None:
+        """Refuse to write into a folder that does not exist (creating datasets is the caller's job)."""
+        if not self.dataset_path.is_dir():
+            raise DatasetNotFoundError(f"no dataset folder at {self.dataset_path}")

@@ -1,0 +1,314 @@
+"""WKW mags through the `wkw` package: raw, LZ4 and LZ4HC, with crash-safe shard writes."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import wkw
+
+from .._atomic import TEMP_PREFIX
+from ..errors import (
+    CorruptChunkError,
+    DataShapeError,
+    DTypeError,
+    OutOfBoundsError,
+    StorageError,
+    UnsupportedFormatError,
+)
+from ..geometry import BoundingBox, Vec3Int
+from ._grid import align_outward
+from .backend import ArrayInfo
+
+HEADER_FILE = "header.wkw"
+BLOCK_TYPE_RAW = 1
+BLOCK_TYPE_LZ4 = 2
+BLOCK_TYPE_LZ4HC = 3
+# Voxel type codes of the WKW header, in the order the `wkw` package numbers them (1-based).
+_VOXEL_TYPES: list[type[np.generic]] = [
+    np.uint8,
+    np.uint16,
+    np.uint32,
+    np.uint64,
+    np.float32,
+    np.float64,
+    np.int8,
+    np.int16,
+    np.int32,
+    np.int64,
+]
+_SHARD_FILE_RE = re.compile(r"^z(\d+)/y(\d+)/x(\d+)\.wkw$")
+# WKW addresses voxels with uint32 coordinates.
+_MAX_COORD = 2**32 - 1
+
+
+def _parse_header(path: Path) -> ArrayInfo:
+    """Parse the 16-byte `header.wkw`, raising `CorruptChunkError` naming the file if it is bad."""
+    header_path = path / HEADER_FILE
+    try:
+        raw = header_path.read_bytes()
+    except FileNotFoundError as exc:
+        raise StorageError(f"No WKW array at {path}: {HEADER_FILE} not found.") from exc
+    if len(raw) < 16 or raw[:3] != b"WKW" or raw[3] != 1:
+        raise CorruptChunkError(f"{header_path} is not a WKW version 1 header.")
+    per_dim_log2 = raw[4]
+    block_len = 1 << (per_dim_log2 & 0x0F)
+    file_len = 1 << (per_dim_log2 >> 4)
+    block_type = raw[5]
+    voxel_type_code = raw[6]
+    voxel_size = raw[7]
+    if block_type not in (BLOCK_TYPE_RAW, BLOCK_TYPE_LZ4, BLOCK_TYPE_LZ4HC):
+        raise CorruptChunkError(f"{header_path}: unknown block type {block_type}.")
+    if not 1 <= voxel_type_code <= len(_VOXEL_TYPES):
+        raise CorruptChunkError(f"{header_path}: unknown voxel type {voxel_type_code}.")
+    dtype = np.dtype(_VOXEL_TYPES[voxel_type_code - 1])
+    if voxel_size == 0 or voxel_size % dtype.itemsize:
+        raise CorruptChunkError(
+            f"{header_path}: voxel size {voxel_size} is not a multiple of {dtype} ({dtype.itemsize} bytes)."
+        )
+    return ArrayInfo(
+        data_format="wkw",
+        dtype=dtype,
+        num_channels=voxel_size // dtype.itemsize,
+        chunk_shape=Vec3Int(block_len),
+        shard_shape=Vec3Int(block_len * file_len),
+        compressed=block_type != BLOCK_TYPE_RAW,
+    )
+
+
+def _check_edge(name: str, value: Vec3Int) -> int:
+    """WKW needs cubic, power-of-two chunk and shard edges; return the edge."""
+    if not value.is_uniform():
+        raise UnsupportedFormatError(f"WKW needs a cubic {name}, got {value}.")
+    edge = value.x
+    if edge < 1 or edge & (edge - 1) or edge > 32768:
+        raise UnsupportedFormatError(f"WKW {name} must be a power of two in 1..32768, got {edge}.")
+    return edge
+
+
+class WKWArray:
+    """One WKW mag folder (`header.wkw` + `z*/y*/x*.wkw` shard files)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, info: ArrayInfo | None = None) -> None:
+        self._path = Path(path)
+        self._info = info if info is not None else _parse_header(self._path)
+        self._handle: Any = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        dtype: np.dtype[Any] | type[np.generic] | str,
+        num_channels: int,
+        chunk_shape: Vec3Int,
+        shard_shape: Vec3Int,
+        compressed: bool,
+        compression: str = "lz4hc",
+    ) -> WKWArray:
+        """Create the mag folder with its `header.wkw` (written atomically)."""
+        dtype = np.dtype(dtype)
+        if dtype.type not in _VOXEL_TYPES:
+            raise DTypeError(f"WKW cannot store dtype {dtype}.")
+        block_len = _check_edge("chunk_shape", chunk_shape)
+        shard_len = _check_edge("shard_shape", shard_shape)
+        if shard_len % block_len:
+            raise UnsupportedFormatError(
+                f"shard_shape {shard_shape} must be a multiple of chunk_shape {chunk_shape}."
+            )
+        block_type = BLOCK_TYPE_RAW
+        if compressed:
+            block_type = {"lz4": BLOCK_TYPE_LZ4, "lz4hc": BLOCK_TYPE_LZ4HC}.get(compression, 0)
+            if not block_type:
+                raise UnsupportedFormatError(
+                    f"Unknown WKW compression {compression!r}; use 'lz4' or 'lz4hc'."
+                )
+        header = wkw.Header(
+            voxel_type=dtype.type,
+            num_channels=num_channels,
+            block_len=block_len,
+            file_len=shard_len // block_len,
+            block_type=block_type,
+        )
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Build the header in a scratch folder and move the folder into place in one rename.
+        scratch = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=target.parent))
+        try:
+            wkw.Dataset.create(str(scratch), header).close()
+            if target.exists():
+                if any(target.iterdir()):
+                    raise StorageError(f"Cannot create a WKW array at {target}: the folder is not empty.")
+                target.rmdir()
+            os.replace(scratch, target)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return cls(target)
+
+    # -- pickling: views travel to worker processes; the native handle does not -----------------
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self._path, "info": self._info}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"], info=state["info"])  # type: ignore[misc]
+
+    @property
+    def path(self) -> Path:
+        """The mag folder."""
+        return self._path
+
+    @property
+    def info(self) -> ArrayInfo:
+        """dtype, channels, chunk/shard shape and compression from `header.wkw`."""
+        return self._info
+
+    def _dataset(self) -> Any:
+        if self._handle is None:
+            with self._lock:
+                if self._handle is None:
+                    try:
+                        self._handle = wkw.Dataset.open(str(self._path))
+                    except wkw.wkw.WKWException as exc:
+                        raise StorageError(f"Cannot open WKW array at {self._path}: {exc}") from exc
+        return self._handle
+
+    def close(self) -> None:
+        """Release the native handle (reopened on next use)."""
+        with self._lock:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
+
+    # -- reading ------------------------------------------------------------------------------
+    def read(self, bbox: BoundingBox) -> np.ndarray:
+        """Voxels of `bbox` (mag coordinates) as a Fortran-ordered `(c, x, y, z)` array."""
+        info = self._info
+        if min(bbox.topleft) < 0:
+            # WKW has no negative coordinates: those voxels are unwritten (0).
+            out = np.zeros((info.num_channels, *bbox.size), dtype=info.dtype, order="F")
+            inside = bbox.intersected_with(BoundingBox((0, 0, 0), bbox.bottomright.pairmax(0)))
+            if not inside.is_empty():
+                rel = inside.offset(-bbox.topleft)
+                out[(slice(None), *rel.to_slices())] = self._read_raw(inside)
+            return out
+        return self._read_raw(bbox)
+
+    def _read_raw(self, bbox: BoundingBox) -> np.ndarray:
+        if max(bbox.bottomright) > _MAX_COORD:
+            raise OutOfBoundsError(f"{bbox} exceeds the uint32 coordinate range of WKW.")
+        try:
+            data: np.ndarray = self._dataset().read(bbox.topleft.to_tuple(), bbox.size.to_tuple())
+        except wkw.wkw.WKWException as exc:
+            raise CorruptChunkError(f"Reading {bbox} from {self._path} failed: {exc}") from exc
+        return data
+
+    def list_written_boxes(self) -> Iterator[BoundingBox]:
+        """One box per shard file present on disk (mag coordinates)."""
+        shard = self._info.shard_shape
+        for file in sorted(self._path.glob("z*/y*/x*.wkw")):
+            match = _SHARD_FILE_RE.match(file.relative_to(self._path).as_posix())
+            if match:
+                z, y, x = (int(g) for g in match.groups())
+                yield BoundingBox(Vec3Int(x, y, z) * shard, shard)
+
+    def shard_path(self, shard_index: Vec3Int) -> Path:
+        """The file holding shard `shard_index` (shard-grid coordinates)."""
+        return self._path / f"z{shard_index.z}" / f"y{shard_index.y}" / f"x{shard_index.x}.wkw"
+
+    # -- writing ------------------------------------------------------------------------------
+    def write(self, offset: Vec3Int, data: np.ndarray) -> None:
+        """Write `(c, x, y, z)` data at `offset` (mag coordinates).
+
+        Uncompressed shards are written in place (new shard files are created atomically first);
+        compressed shards are rebuilt whole in a scratch folder and renamed into place, reading
+        the old content of partially covered shards first.
+        """
+        info = self._info
+        if data.ndim != 4 or data.shape[0] != info.num_channels:
+            raise DataShapeError(
+                f"Expected (c, x, y, z) data with c={info.num_channels}, got shape {data.shape}."
+            )
+        if data.dtype != info.dtype:
+            raise DTypeError(f"Data of dtype {data.dtype} cannot be written to a {info.dtype} mag.")
+        bbox = BoundingBox(offset, data.shape[1:])
+        if bbox.is_empty():
+            return
+        if min(bbox.topleft) < 0 or max(bbox.bottomright) > _MAX_COORD:
+            raise OutOfBoundsError(
+                f"WKW stores coordinates 0..2^32-1 only; cannot write {bbox} to {self._path}."
+            )
+        if not (data.flags.c_contiguous or data.flags.f_contiguous):
+            data = np.asfortranarray(data)
+        if info.compressed:
+            self._write_compressed(bbox, data)
+        else:
+            self._ensure_shard_files(bbox)
+            self._write_handle(self._dataset(), bbox.topleft, data)
+
+    def _write_handle(self, handle: Any, offset: Vec3Int, data: np.ndarray) -> None:
+        try:
+            handle.write(offset.to_tuple(), data)
+        except wkw.wkw.WKWException as exc:
+            raise StorageError(f"Writing to {self._path} failed: {exc}") from exc
+
+    def _scratch(self) -> Any:
+        """A throw-away WKW dataset beside the shard files, with the same header."""
+        scratch = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self._path))
+        shutil.copyfile(self._path / HEADER_FILE, scratch / HEADER_FILE)
+        return scratch, wkw.Dataset.open(str(scratch))
+
+    def _ensure_shard_files(self, bbox: BoundingBox) -> None:
+        shard = self._info.shard_shape
+        missing = [
+            box
+            for box in align_outward(bbox, shard).chunk(shard)
+            if not self.shard_path(box.topleft // shard).exists()
+        ]
+        if not missing:
+            return
+        scratch, handle = self._scratch()
+        try:
+            chunk = self._info.chunk_shape
+            zeros = np.zeros((self._info.num_channels, *chunk), dtype=self._info.dtype, order="F")
+            for box in missing:
+                self._write_handle(handle, box.topleft, zeros)
+                index = box.topleft // shard
+                target = self.shard_path(index)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                source = scratch / target.relative_to(self._path)
+                try:
+                    os.link(source, target)  # never clobbers a file another writer just made
+                except FileExistsError:
+                    pass
+        finally:
+            handle.close()
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _write_compressed(self, bbox: BoundingBox, data: np.ndarray) -> None:
+        shard = self._info.shard_shape
+        hull = align_outward(bbox, shard)
+        if hull != bbox:
+            buffer = np.zeros((self._info.num_channels, *hull.size), dtype=self._info.dtype, order="F")
+            for box in hull.chunk(shard):
+                if not bbox.contains_bbox(box) and self.shard_path(box.topleft // shard).exists():
+                    buffer[(slice(None), *box.offset(-hull.topleft).to_slices())] = self._read_raw(box)
+            buffer[(slice(None), *bbox.offset(-hull.topleft).to_slices())] = data
+            data = buffer
+        scratch, handle = self._scratch()
+        try:
+            self._write_handle(handle, hull.topleft, data)
+            handle.close()
+            for box in hull.chunk(shard):
+                target = self.shard_path(box.topleft // shard)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(scratch / target.relative_to(self._path), target)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
