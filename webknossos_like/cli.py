@@ -36,7 +36,9 @@ def _cmd_info(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `wkl` (exposed for tests and docs)."""
-    parser = argparse.ArgumentParser(prog="wkl", description="Work with WKW and precomputed volumes.")
+    parser = argparse.ArgumentParser(
+        prog="wkl", description="Work with WKW and precomputed volumes."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="Build the sample dataset and check it.")
     demo.add_argument("dir", nargs="?", default="demo_output/sample_dataset", help="Output folder.")

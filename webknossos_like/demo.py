@@ -31,7 +31,9 @@ def _disk_usage(path: Path) -> int:
     return sum(f.stat().st_blocks * 512 for f in path.rglob("*") if f.is_file())
 
 
-def run_demo(folder: str | Path = "demo_output/sample_dataset", shape: tuple[int, int, int] = DEFAULT_SHAPE) -> Dataset:
+def run_demo(
+    folder: str | Path = "demo_output/sample_dataset", shape: tuple[int, int, int] = DEFAULT_SHAPE
+) -> Dataset:
     """Create the sample dataset as WKW in `folder`, verify it and print a summary table."""
     target = Path(folder)
     _prepare(target)
@@ -48,14 +50,18 @@ def run_demo(folder: str | Path = "demo_output/sample_dataset", shape: tuple[int
 
     reopened = Dataset.open(target, read_only=True)
     same_image = np.array_equal(reopened.get_layer("color").get_mag(1).read()[0], image)
-    same_labels = np.array_equal(reopened.get_layer("segmentation").get_mag(1).read()[0], segmentation)
+    same_labels = np.array_equal(
+        reopened.get_layer("segmentation").get_mag(1).read()[0], segmentation
+    )
     checked = time.perf_counter()
     if not (same_image and same_labels):
         raise RuntimeError("The sample data did not read back identically.")
 
     print(f"Sample dataset at {target.resolve()}")
     print(f"  voxel size {dataset.voxel_size} {dataset.voxel_size_unit}")
-    print(f"  {'layer':<14}{'category':<14}{'dtype':<8}{'mags':<8}{'bounding box':<44}{'on disk':>10}")
+    print(
+        f"  {'layer':<14}{'category':<14}{'dtype':<8}{'mags':<8}{'bounding box':<44}{'on disk':>10}"
+    )
     for layer in reopened.layers.values():
         box = layer.bounding_box
         mags = ",".join(m.to_layer_name() for m in layer.mags)

@@ -67,9 +67,9 @@ def test_scalar_is_broadcast(scalar: Any) -> None:
 
 def test_keyword_construction_and_evolve() -> None:
     assert Vec3Int(x=1, y=2, z=3) == (1, 2, 3)
-    assert attrs.evolve(Vec3Int(1, 2, 3), y=7) == (1, 7, 3)
+    assert attrs.evolve(Vec3Int(1, 2, 3), y=7) == (1, 7, 3)  # type: ignore[misc]
     with pytest.raises(GeometryError, match=r"1\.5"):
-        attrs.evolve(Vec3Int(1, 2, 3), y=1.5)
+        attrs.evolve(Vec3Int(1, 2, 3), y=1.5)  # type: ignore[misc]
 
 
 def test_constructor_from_mag() -> None:

@@ -35,7 +35,9 @@ def parse_index(key: Any, extent: BoundingBox) -> tuple[BoundingBox, tuple[int, 
     ):
         if isinstance(item, slice):
             if item.step not in (None, 1):
-                raise InvalidArgumentError(f"Only step 1 is supported, got {item.step} on axis {'xyz'[axis]}.")
+                raise InvalidArgumentError(
+                    f"Only step 1 is supported, got {item.step} on axis {'xyz'[axis]}."
+                )
             start = low if item.start is None else _as_int(item.start, axis)
             stop = high if item.stop is None else _as_int(item.stop, axis)
             if stop < start:

@@ -79,7 +79,9 @@ class BufferedSliceWriter:
 class BufferedSliceReader:
     """Yields `(c, w, h)` slices of a box along one axis, reading `buffer_size` slices at a time."""
 
-    def __init__(self, view: View, box: BoundingBox, buffer_size: int | None, dimension: str) -> None:
+    def __init__(
+        self, view: View, box: BoundingBox, buffer_size: int | None, dimension: str
+    ) -> None:
         self._view = view
         self._box = box
         self._axis = _axis(dimension)

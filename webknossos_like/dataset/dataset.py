@@ -43,7 +43,9 @@ T = TypeVar("T")
 COLOR_CATEGORY = "color"
 SEGMENTATION_CATEGORY = "segmentation"
 SUPPORTED_DATA_FORMATS = (WKW_FORMAT,)
-_COLOR_DTYPES = tuple(np.dtype(t) for t in ("uint8", "uint16", "uint32", "int8", "int16", "int32", "float32"))
+_COLOR_DTYPES = tuple(
+    np.dtype(t) for t in ("uint8", "uint16", "uint32", "int8", "int16", "int32", "float32")
+)
 _SEGMENTATION_DTYPES = tuple(
     np.dtype(t) for t in ("uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64")
 )
@@ -74,13 +76,19 @@ class Dataset:
                     f"A dataset already exists at {path}; use Dataset.open() or exist_ok=True."
                 )
             self._init_open(path, read_only)
-            if voxel_size is not None and VoxelSize(voxel_size, voxel_size_unit).to_nanometer() != self._properties.scale.to_nanometer():
+            if (
+                voxel_size is not None
+                and VoxelSize(voxel_size, voxel_size_unit).to_nanometer()
+                != self._properties.scale.to_nanometer()
+            ):
                 raise DatasetExistsError(
                     f"The dataset at {path} has voxel size {self.voxel_size} {self.voxel_size_unit}, "
                     f"not {tuple(voxel_size)} {voxel_size_unit}."
                 )
             if name is not None and name != self.name:
-                raise DatasetExistsError(f"The dataset at {path} is named {self.name!r}, not {name!r}.")
+                raise DatasetExistsError(
+                    f"The dataset at {path} is named {self.name!r}, not {name!r}."
+                )
             return
         if read_only:
             raise ReadOnlyError(f"Cannot create a dataset at {path} read-only.")
@@ -92,7 +100,9 @@ class Dataset:
                 "datasource-properties.json."
             )
         if voxel_size is None:
-            raise InvalidArgumentError("Creating a dataset needs voxel_size, e.g. (11.24, 11.24, 25).")
+            raise InvalidArgumentError(
+                "Creating a dataset needs voxel_size, e.g. (11.24, 11.24, 25)."
+            )
         scale = VoxelSize(voxel_size, voxel_size_unit)
         path.mkdir(parents=True, exist_ok=True)
         properties = DatasetProperties(
@@ -279,7 +289,9 @@ class Dataset:
                 f"{', '.join(str(d) for d in allowed)}."
             )
         if isinstance(num_channels, bool) or not isinstance(num_channels, int) or num_channels < 1:
-            raise InvalidArgumentError(f"num_channels must be a positive int, got {num_channels!r}.")
+            raise InvalidArgumentError(
+                f"num_channels must be a positive int, got {num_channels!r}."
+            )
         if data_format not in SUPPORTED_DATA_FORMATS:
             raise UnsupportedFormatError(
                 f"Cannot create {data_format!r} layers; supported: {', '.join(SUPPORTED_DATA_FORMATS)}."
@@ -291,7 +303,10 @@ class Dataset:
             "name": layer_name,
             "category": category,
             "bounding_box": BoundingBoxProperties(
-                top_left=box.topleft.to_list(), width=box.size.x, height=box.size.y, depth=box.size.z
+                top_left=box.topleft.to_list(),
+                width=box.size.x,
+                height=box.size.y,
+                depth=box.size.z,
             ),
             "data_format": data_format,
             "mags": [],
@@ -300,9 +315,12 @@ class Dataset:
         }
         if category == SEGMENTATION_CATEGORY:
             if largest_segment_id is not None and (
-                isinstance(largest_segment_id, bool) or not isinstance(largest_segment_id, (int, np.integer))
+                isinstance(largest_segment_id, bool)
+                or not isinstance(largest_segment_id, (int, np.integer))
             ):
-                raise InvalidArgumentError(f"largest_segment_id must be an int, got {largest_segment_id!r}.")
+                raise InvalidArgumentError(
+                    f"largest_segment_id must be an int, got {largest_segment_id!r}."
+                )
             new_layer: LayerProperties = SegmentationLayerProperties(
                 **common,
                 # A fresh layer holds no labels yet; writes raise the id from here.
@@ -433,25 +451,37 @@ class Dataset:
             if mag not in arrays:
                 arrays[mag] = WKWArray(child)
         if not arrays:
-            raise StorageError(f"No WKW mags (folders like '1' or '2-2-1' with header.wkw) in {folder}.")
+            raise StorageError(
+                f"No WKW mags (folders like '1' or '2-2-1' with header.wkw) in {folder}."
+            )
         infos = {(a.info.dtype, a.info.num_channels) for a in arrays.values()}
         if len(infos) != 1:
-            raise StorageError(f"The mags in {folder} disagree on dtype/channels: {sorted(map(str, infos))}.")
+            raise StorageError(
+                f"The mags in {folder} disagree on dtype/channels: {sorted(map(str, infos))}."
+            )
         dtype, num_channels = infos.pop()
         finest = min(arrays)
         if bounding_box is None:
             bounding_box = BoundingBox.empty()
             for box in arrays[finest].list_written_boxes():
                 bounding_box = bounding_box.extended_by(box.from_mag_to_mag1(finest))
-        layer = self.add_layer(
-            layer_name,
-            category,
-            dtype=dtype,
-            num_channels=num_channels,
-            bounding_box=bounding_box,
-            largest_segment_id=largest_segment_id,
-        ) if category == SEGMENTATION_CATEGORY else self.add_layer(
-            layer_name, category, dtype=dtype, num_channels=num_channels, bounding_box=bounding_box
+        layer = (
+            self.add_layer(
+                layer_name,
+                category,
+                dtype=dtype,
+                num_channels=num_channels,
+                bounding_box=bounding_box,
+                largest_segment_id=largest_segment_id,
+            )
+            if category == SEGMENTATION_CATEGORY
+            else self.add_layer(
+                layer_name,
+                category,
+                dtype=dtype,
+                num_channels=num_channels,
+                bounding_box=bounding_box,
+            )
         )
         if isinstance(layer, SegmentationLayer) and largest_segment_id is None:
             layer.largest_segment_id = None  # unknown until refresh_largest_segment_id()
@@ -470,4 +500,3 @@ class Dataset:
 
         self._update(register)
         return layer
-

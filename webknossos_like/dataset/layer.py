@@ -101,7 +101,9 @@ class Layer:
         if new_name == self._name:
             return
         if new_name in self._dataset.layers:
-            raise LayerExistsError(f"Cannot rename layer {self._name!r}: {new_name!r} already exists.")
+            raise LayerExistsError(
+                f"Cannot rename layer {self._name!r}: {new_name!r} already exists."
+            )
         old_name, old_path = self._name, self.path
         new_path = self._dataset.path / new_name
         if new_path.exists():
@@ -219,7 +221,11 @@ class Layer:
     def _mag_path(self, entry: MagViewProperties) -> Path:
         mag = Mag(entry.mag)
         if entry.path is not None:
-            return (self._dataset.path / entry.path).resolve() if not os.path.isabs(entry.path) else Path(entry.path)
+            return (
+                (self._dataset.path / entry.path).resolve()
+                if not os.path.isabs(entry.path)
+                else Path(entry.path)
+            )
         for name in (mag.to_layer_name(), mag.to_long_layer_name()):
             if (self.path / name).exists():
                 return self.path / name
@@ -259,7 +265,9 @@ class Layer:
         views = self.mags
         if key not in views:
             have = ", ".join(m.to_layer_name() for m in views) or "none"
-            raise MagNotFoundError(f"Layer {self._name!r} has no mag {key.to_layer_name()} (has: {have}).")
+            raise MagNotFoundError(
+                f"Layer {self._name!r} has no mag {key.to_layer_name()} (has: {have})."
+            )
         return views[key]
 
     def get_finest_mag(self) -> MagView:
@@ -284,7 +292,11 @@ class Layer:
         if self.data_format != WKW_FORMAT:
             raise UnsupportedFormatError(f"Cannot add mags to a {self.data_format!r} layer yet.")
         chunk = Vec3Int(chunk_shape)
-        shard = Vec3Int(shard_shape) if shard_shape is not None else Vec3Int(DEFAULT_SHARD_SHAPE).pairmax(chunk)
+        shard = (
+            Vec3Int(shard_shape)
+            if shard_shape is not None
+            else Vec3Int(DEFAULT_SHARD_SHAPE).pairmax(chunk)
+        )
         path = self.path / key.to_layer_name()
         if path.exists():
             raise MagExistsError(
@@ -338,8 +350,16 @@ class Layer:
         view = self.get_mag(key)
         info = view.info
         for label, wanted, actual in (
-            ("chunk_shape", None if chunk_shape is None else Vec3Int(chunk_shape), info.chunk_shape),
-            ("shard_shape", None if shard_shape is None else Vec3Int(shard_shape), info.shard_shape),
+            (
+                "chunk_shape",
+                None if chunk_shape is None else Vec3Int(chunk_shape),
+                info.chunk_shape,
+            ),
+            (
+                "shard_shape",
+                None if shard_shape is None else Vec3Int(shard_shape),
+                info.shard_shape,
+            ),
             ("compress", compress, info.compressed),
         ):
             if wanted is not None and wanted != actual:
@@ -409,7 +429,9 @@ class SegmentationLayer(Layer):
     @largest_segment_id.setter
     def largest_segment_id(self, value: int | None) -> None:
         self._check_writable()
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, np.integer))
+        ):
             raise InvalidArgumentError(f"largest_segment_id must be an int or None, got {value!r}.")
         new_value = None if value is None else int(value)
 
@@ -429,7 +451,10 @@ class SegmentationLayer(Layer):
         if written_max > current:
 
             def raise_id(props: LayerProperties) -> None:
-                if isinstance(props, SegmentationLayerProperties) and props.largest_segment_id is not None:
+                if (
+                    isinstance(props, SegmentationLayerProperties)
+                    and props.largest_segment_id is not None
+                ):
                     props.largest_segment_id = max(props.largest_segment_id, written_max)
 
             changes.append(raise_id)

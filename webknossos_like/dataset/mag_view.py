@@ -72,7 +72,9 @@ class MagView(View):
     def get_view(self, *args: Any, **kwargs: Any) -> View:
         """A sub-view (see `View.get_view`); writes through it still update the layer's metadata."""
         view = super().get_view(*args, **kwargs)
-        return _LayerView(self._layer, self._backend, view.mag, view.bounding_box, read_only=view.read_only)
+        return _LayerView(
+            self._layer, self._backend, view.mag, view.bounding_box, read_only=view.read_only
+        )
 
     # -- compression ----------------------------------------------------------------------------
     def compress(
@@ -87,7 +89,9 @@ class MagView(View):
             raise ReadOnlyError(f"{self!r} is read-only and cannot be compressed in place.")
         source = self._backend
         if not isinstance(source, WKWArray):
-            raise UnsupportedFormatError(f"compress() supports WKW mags, not {source.info.data_format}.")
+            raise UnsupportedFormatError(
+                f"compress() supports WKW mags, not {source.info.data_format}."
+            )
         if source.info.compressed and target_path is None:
             return
         scratch = self._path.parent / f"{TEMP_PREFIX}{self.name}-compress-{uuid.uuid4().hex}"
@@ -100,7 +104,9 @@ class MagView(View):
             compressed=True,
         )
         try:
-            run_tasks(_copy_box, [(source, target, box) for box in source.list_written_boxes()], executor)
+            run_tasks(
+                _copy_box, [(source, target, box) for box in source.list_written_boxes()], executor
+            )
             if target_path is not None:
                 os.replace(scratch, Path(target_path))
                 return
@@ -130,7 +136,9 @@ class _LayerView(View):
     def get_view(self, *args: Any, **kwargs: Any) -> View:
         """A sub-view that still reports its writes to the layer."""
         view = super().get_view(*args, **kwargs)
-        return _LayerView(self._layer, self._backend, view.mag, view.bounding_box, read_only=view.read_only)
+        return _LayerView(
+            self._layer, self._backend, view.mag, view.bounding_box, read_only=view.read_only
+        )
 
 
 class _Unopened:

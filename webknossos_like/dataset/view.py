@@ -91,7 +91,9 @@ class View:
         return self._backend.info.shard_shape * self._mag.as_vec3_int
 
     def __repr__(self) -> str:
-        return f"View(mag={self._mag}, bounding_box={self.bounding_box}, read_only={self._read_only})"
+        return (
+            f"View(mag={self._mag}, bounding_box={self.bounding_box}, read_only={self._read_only})"
+        )
 
     # -- locating regions -----------------------------------------------------------------------
     def _resolve(
@@ -382,7 +384,10 @@ class View:
         executor: Executor | None = None,
     ) -> bool:
         """Whether both views hold the same voxels (same size, channels and dtype too)."""
-        if self.bounding_box.size // self._mag.as_vec3_int != other.bounding_box.size // other.mag.as_vec3_int:
+        if (
+            self.bounding_box.size // self._mag.as_vec3_int
+            != other.bounding_box.size // other.mag.as_vec3_int
+        ):
             return False
         if self.num_channels != other.num_channels or self.dtype != other.dtype:
             return False
@@ -390,16 +395,19 @@ class View:
         theirs = other.get_view(read_only=True)
         shape = Vec3Int(chunk_shape) if chunk_shape is not None else self.shard_shape_mag1
         pairs = [
-            (chunk, theirs.get_view(
-                absolute_bounding_box=BoundingBox(
-                    theirs.bounding_box.topleft
-                    + (chunk.bounding_box.topleft - mine.bounding_box.topleft)
-                    // self._mag.as_vec3_int
-                    * other.mag.as_vec3_int,
-                    chunk.bounding_box.size // self._mag.as_vec3_int * other.mag.as_vec3_int,
+            (
+                chunk,
+                theirs.get_view(
+                    absolute_bounding_box=BoundingBox(
+                        theirs.bounding_box.topleft
+                        + (chunk.bounding_box.topleft - mine.bounding_box.topleft)
+                        // self._mag.as_vec3_int
+                        * other.mag.as_vec3_int,
+                        chunk.bounding_box.size // self._mag.as_vec3_int * other.mag.as_vec3_int,
+                    ),
+                    read_only=True,
                 ),
-                read_only=True,
-            ))
+            )
             for chunk in mine.chunk(shape, self.shard_shape_mag1)
         ]
         return all(run_tasks(_chunks_equal, pairs, executor))

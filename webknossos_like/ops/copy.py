@@ -53,7 +53,10 @@ def copy_view_into(source: View, target: MagView, executor: Executor | None = No
     grid, stored = _stored_shard_indices(source)
     shard = target.shard_shape_mag1
     tasks = [
-        (source.get_view(absolute_bounding_box=chunk, read_only=True), target.get_view(absolute_bounding_box=chunk))
+        (
+            source.get_view(absolute_bounding_box=chunk, read_only=True),
+            target.get_view(absolute_bounding_box=chunk),
+        )
         for chunk in box.chunk(shard, shard)
         if _touches_stored(chunk, grid, stored)
     ]

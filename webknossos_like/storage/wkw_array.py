@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -45,6 +46,7 @@ _VOXEL_TYPES: list[type[np.generic]] = [
     np.int64,
 ]
 _SHARD_FILE_RE = re.compile(r"^z(\d+)/y(\d+)/x(\d+)\.wkw$")
+_ALL_CHANNELS = (slice(None),)
 # WKW addresses voxels with uint32 coordinates.
 _MAX_COORD = 2**32 - 1
 
@@ -146,7 +148,9 @@ class WKWArray:
             wkw.Dataset.create(str(scratch), header).close()
             if target.exists():
                 if any(target.iterdir()):
-                    raise StorageError(f"Cannot create a WKW array at {target}: the folder is not empty.")
+                    raise StorageError(
+                        f"Cannot create a WKW array at {target}: the folder is not empty."
+                    )
                 target.rmdir()
             os.replace(scratch, target)
         finally:
@@ -197,7 +201,7 @@ class WKWArray:
             inside = bbox.intersected_with(BoundingBox((0, 0, 0), bbox.bottomright.pairmax(0)))
             if not inside.is_empty():
                 rel = inside.offset(-bbox.topleft)
-                out[(slice(None), *rel.to_slices())] = self._read_raw(inside)
+                out[_ALL_CHANNELS + rel.to_slices()] = self._read_raw(inside)
             return out
         return self._read_raw(bbox)
 
@@ -284,10 +288,8 @@ class WKWArray:
                 target = self.shard_path(index)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 source = scratch / target.relative_to(self._path)
-                try:
+                with contextlib.suppress(FileExistsError):
                     os.link(source, target)  # never clobbers a file another writer just made
-                except FileExistsError:
-                    pass
         finally:
             handle.close()
             shutil.rmtree(scratch, ignore_errors=True)
@@ -296,11 +298,15 @@ class WKWArray:
         shard = self._info.shard_shape
         hull = align_outward(bbox, shard)
         if hull != bbox:
-            buffer = np.zeros((self._info.num_channels, *hull.size), dtype=self._info.dtype, order="F")
+            buffer = np.zeros(
+                (self._info.num_channels, *hull.size), dtype=self._info.dtype, order="F"
+            )
             for box in hull.chunk(shard):
                 if not bbox.contains_bbox(box) and self.shard_path(box.topleft // shard).exists():
-                    buffer[(slice(None), *box.offset(-hull.topleft).to_slices())] = self._read_raw(box)
-            buffer[(slice(None), *bbox.offset(-hull.topleft).to_slices())] = data
+                    buffer[_ALL_CHANNELS + box.offset(-hull.topleft).to_slices()] = self._read_raw(
+                        box
+                    )
+            buffer[_ALL_CHANNELS + bbox.offset(-hull.topleft).to_slices()] = data
             data = buffer
         scratch, handle = self._scratch()
         try:
