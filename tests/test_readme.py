@@ -47,6 +47,8 @@ def test_demo_builds_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert len(np.unique(labels)) > 1000
     assert seg.largest_segment_id == int(labels.max())
     assert ds.get_layer("color").bounding_box == seg.bounding_box
+    assert [m.to_layer_name() for m in seg.mags] == ["1", "2-2-1", "4-4-2"]
+    assert list(ds.get_layer("color").mags) == list(seg.mags)
     # running it again replaces the previous output instead of failing
     assert main(["demo", str(target)]) == 0
 

@@ -10,6 +10,27 @@ from pathlib import Path
 TEMP_PREFIX = ".wkl-tmp-"
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux /proc)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def make_temp_dir(parent: str | os.PathLike[str], prefix: str = TEMP_PREFIX) -> Path:
+    """A scratch folder with the permissions a plain `mkdir` would give (mkdtemp makes it 0700)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    os.chmod(path, 0o777 & ~current_umask())
+    return path
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool = True) -> None:
     """Replace `path` with `data` so that readers see the old or the new file, never a mix."""
     target = Path(path)
@@ -20,6 +41,12 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool
             handle.flush()
             if fsync:
                 os.fsync(handle.fileno())
+        # mkstemp creates 0600 files; keep the old file's mode, or what open() would have given.
+        try:
+            mode = os.stat(target).st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o666 & ~current_umask()
+        os.chmod(tmp_name, mode)
         os.replace(tmp_name, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -49,17 +49,24 @@ def wk_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = wk.Dataset(path, voxel_size=(11.24, 11.24, 25))
-        color = ds.add_layer("color", "color", dtype_per_channel="uint8")
-        color.add_mag(1).write(
-            np.arange(64**3, dtype=np.uint8).reshape(64, 64, 64), absolute_offset=(0, 0, 0), allow_resize=True
+        # WKW with small uncompressed shards: webknossos' zarr3 default takes seconds per write
+        color = ds.add_layer("color", "color", dtype_per_channel="uint8", data_format="wkw")
+        color.add_mag(1, chunk_shape=32, shard_shape=64, compress=False).write(
+            np.arange(64**3, dtype=np.uint8).reshape(64, 64, 64),
+            absolute_offset=(0, 0, 0),
+            allow_resize=True,
         )
-        seg = ds.add_layer("segmentation", "segmentation", dtype_per_channel="uint32")
-        seg.add_mag(1).write(
-            np.full((32, 32, 32), 7, dtype=np.uint32), absolute_offset=(32, 32, 0), allow_resize=True
+        seg = ds.add_layer(
+            "segmentation", "segmentation", dtype_per_channel="uint32", data_format="wkw"
+        )
+        seg.add_mag(1, chunk_shape=32, shard_shape=64, compress=False).write(
+            np.full((32, 32, 32), 7, dtype=np.uint32),
+            absolute_offset=(32, 32, 0),
+            allow_resize=True,
         )
         seg.largest_segment_id = 7
         rgb = ds.add_layer("rgb", "color", dtype_per_channel="uint8", num_channels=3)
-        rgb.add_mag(1)
+        rgb.add_mag(1)  # zarr3 (webknossos' default format)
         two = ds.add_layer("two", "color", dtype_per_channel="uint16", num_channels=2)
         two.add_mag(1)
     return path
@@ -122,7 +129,7 @@ def test_our_file_opens_in_webknossos(tmp_path: Path) -> None:
     }
     for name, (dtype, channels) in expected.items():
         layer = ds.get_layer(name)
-        assert np.dtype(layer.dtype_per_channel) == np.dtype(dtype), name
+        assert np.dtype(layer.dtype) == np.dtype(dtype), name
         assert layer.num_channels == channels, name
     assert ds.get_layer("gray").bounding_box.topleft.to_tuple() == (16, 32, 8)
     assert ds.get_layer("gray").bounding_box.size.to_tuple() == (100, 50, 20)
@@ -152,15 +159,15 @@ def test_our_edit_of_webknossos_dataset_reopens_with_data(wk_dataset: Path, tmp_
         color = ds.get_layer("color")
         assert color.bounding_box.size.to_tuple() == (32, 64, 64)
         data = color.get_mag(1).read(absolute_offset=(0, 0, 0), size=(32, 64, 64))
-    assert np.array_equal(
-        data[0], np.arange(64**3, dtype=np.uint8).reshape(64, 64, 64)[:32]
-    )
+    assert np.array_equal(data[0], np.arange(64**3, dtype=np.uint8).reshape(64, 64, 64)[:32])
     assert loads(file.path.read_text()).get_layer("color").extra == {  # type: ignore[union-attr]
         "ourNote": "kept by us, ignored by webknossos"
     }
 
 
-@pytest.mark.parametrize("dtype", ["uint8", "uint16", "uint32", "uint64", "int8", "int32", "float32", "float64"])
+@pytest.mark.parametrize(
+    "dtype", ["uint8", "uint16", "uint32", "uint64", "int8", "int32", "float32", "float64"]
+)
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
 def test_dtype_helpers_match_webknossos(dtype: str, channels: int) -> None:
     element_class = dtype_per_channel_to_element_class(dtype, channels)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import threading
@@ -139,7 +140,7 @@ def test_update_without_change_does_not_rewrite(tmp_path: Path) -> None:
     file = PropertiesFile(tmp_path)
     file.path.write_text(EXAMPLE_TEXT)
     inode = os.stat(file.path).st_ino
-    props, value = file.update(lambda p: len(p.data_layers))
+    _, value = file.update(lambda p: len(p.data_layers))
     assert value == 2
     assert os.stat(file.path).st_ino == inode
     file.update(lambda p: setattr(p.id, "name", "renamed"))
@@ -198,7 +199,7 @@ def test_threads_do_not_lose_updates(tmp_path: Path) -> None:
     def work(worker: int) -> None:
         file = PropertiesFile(tmp_path)
         for step in range(10):
-            file.update(lambda p, s=step: _apply(p, worker, s))
+            file.update(functools.partial(_apply, worker=worker, step=step))
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
     for thread in threads:
@@ -219,7 +220,7 @@ def _apply(props: DatasetProperties, worker: int, step: int) -> None:
 def _process_worker(dataset_path: str, worker: int, steps: int) -> None:
     file = PropertiesFile(dataset_path)
     for step in range(steps):
-        file.update(lambda p, s=step: _apply(p, worker, s))
+        file.update(functools.partial(_apply, worker=worker, step=step))
 
 
 def _assert_all_updates(dataset_path: Path, workers: int, steps: int) -> None:

@@ -28,9 +28,7 @@ from webknossos_like.properties import (
 
 EXAMPLE_TEXT = (Path(__file__).parent / "data" / "wk_example.json").read_text()
 RICH_TEXT = (Path(__file__).parent / "data" / "rich_example.json").read_text()
-SETTINGS = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 json_scalars = (
     st.none()
@@ -41,8 +39,9 @@ json_scalars = (
 )
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
     max_leaves=6,
 )
 # Unknown keys: prefixed so they never collide with a known key.
@@ -59,9 +58,7 @@ def mag_views(draw: st.DrawFn, mag: list[int]) -> MagViewProperties:
         mag=mag,
         path=draw(st.none() | st.text(max_size=10)),
         cube_length=draw(st.none() | st.integers(min_value=1, max_value=4096)),
-        axis_order=draw(
-            st.none() | st.dictionaries(st.text(max_size=3), small_int, max_size=5)
-        ),
+        axis_order=draw(st.none() | st.dictionaries(st.text(max_size=3), small_int, max_size=5)),
         channel_index=draw(st.none() | small_int),
         extra=draw(extras),
     )
@@ -138,7 +135,7 @@ def _check_loads(text: str) -> None:
     assert loads(dumps(props)) == props
 
 
-_CHARS = st.sampled_from(list('{}[],:"0123456789-.eE+ tfnaluxyz\\/') + ["\n", "é", "\x00"])
+_CHARS = st.sampled_from([*'{}[],:"0123456789-.eE+ tfnaluxyz\\/', "\n", "é", "\x00"])
 
 
 @st.composite

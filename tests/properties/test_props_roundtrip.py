@@ -169,7 +169,13 @@ def test_layer_key_order_matches_webknossos() -> None:
 
 def test_none_optionals_are_omitted() -> None:
     layer = LayerProperties(
-        "c", "color", BoundingBoxProperties([0, 0, 0], 0, 0, 0), "wkw", [MagViewProperties([1, 1, 1])], 1, "uint8"
+        "c",
+        "color",
+        BoundingBoxProperties([0, 0, 0], 0, 0, 0),
+        "wkw",
+        [MagViewProperties([1, 1, 1])],
+        1,
+        "uint8",
     )
     data = unstructure(DatasetProperties(DatasetId("d"), VoxelSize((1, 1, 1)), [layer]))
     assert data["dataLayers"][0]["mags"] == [{"mag": [1, 1, 1]}]
@@ -186,6 +192,12 @@ def test_none_optionals_are_omitted() -> None:
 
 
 # --- largestSegmentId encoding ----------------------------------------------------------------
+
+
+def _segmentation(props: DatasetProperties) -> SegmentationLayerProperties:
+    layer = props.data_layers[1]
+    assert isinstance(layer, SegmentationLayerProperties)
+    return layer
 
 
 def _seg_doc(segment_id: Any) -> dict[str, Any]:
@@ -205,19 +217,19 @@ def _seg_doc(segment_id: Any) -> dict[str, Any]:
 )
 def test_largest_segment_id_bigint_threshold(value: int, written: Any) -> None:
     props = structure(_seg_doc(value))
-    assert props.data_layers[1].largest_segment_id == value  # type: ignore[attr-defined]
+    assert _segmentation(props).largest_segment_id == value
     assert json.loads(dumps(props))["dataLayers"][1]["largestSegmentId"] == written
 
 
 def test_bigint_envelope_for_small_value_reads_as_int_and_writes_plain() -> None:
     props = structure(_seg_doc({"customJsonEncoding": "bigint", "value": "17"}))
-    assert props.data_layers[1].largest_segment_id == 17  # type: ignore[attr-defined]
+    assert _segmentation(props).largest_segment_id == 17
     assert json.loads(dumps(props))["dataLayers"][1]["largestSegmentId"] == 17
 
 
 def test_null_largest_segment_id_is_none_and_omitted() -> None:
     props = structure(_seg_doc(None))
-    assert props.data_layers[1].largest_segment_id is None  # type: ignore[attr-defined]
+    assert _segmentation(props).largest_segment_id is None
     assert "largestSegmentId" not in json.loads(dumps(props))["dataLayers"][1]
 
 
@@ -280,7 +292,13 @@ def test_legacy_uint24_with_explicit_three_channels() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [(1, [1, 1, 1]), (4, [4, 4, 4]), ("2", [2, 2, 2]), ("2-2-1", [2, 2, 1]), ([8, 4, 1], [8, 4, 1])],
+    [
+        (1, [1, 1, 1]),
+        (4, [4, 4, 4]),
+        ("2", [2, 2, 2]),
+        ("2-2-1", [2, 2, 1]),
+        ([8, 4, 1], [8, 4, 1]),
+    ],
 )
 def test_mag_forms(raw: Any, expected: list[int]) -> None:
     doc: dict[str, Any] = json.loads((DATA / "wk_example.json").read_text())
@@ -293,7 +311,7 @@ def test_mag_forms(raw: Any, expected: list[int]) -> None:
     [
         ("nm", "nanometer"),
         ("µm", "micrometer"),
-        ("μm", "micrometer"),  # noqa: RUF001 (Greek mu is a real-world spelling)
+        ("μm", "micrometer"),
         ("um", "micrometer"),
         ("Å", "angstrom"),
         ("mm", "millimeter"),
@@ -325,7 +343,7 @@ def test_voxel_size_model_rejects_bad_unit() -> None:
 def test_numpy_scalars_in_models_serialize() -> None:
     props = loads((DATA / "wk_example.json").read_text())
     box = props.data_layers[0].bounding_box
-    box.width = np.int64(7)  # type: ignore[assignment]
+    box.width = np.int64(7)
     box.top_left = list(np.array([1, 2, 3]))
     data = json.loads(dumps(props))
     assert data["dataLayers"][0]["boundingBox"]["width"] == 7
@@ -370,7 +388,12 @@ def test_element_class_for_and_back(dtype: str, channels: int, element_class: st
 
 @pytest.mark.parametrize(
     ("element_class", "channels", "dtype"),
-    [("float", 1, "float32"), ("double", 1, "float64"), ("uint24", 3, "uint8"), ("uint8", 3, "uint8")],
+    [
+        ("float", 1, "float32"),
+        ("double", 1, "float64"),
+        ("uint24", 3, "uint8"),
+        ("uint8", 3, "uint8"),
+    ],
 )
 def test_dtype_per_channel(element_class: str, channels: int, dtype: str) -> None:
     assert dtype_per_channel(element_class, channels) == np.dtype(dtype)
@@ -394,3 +417,9 @@ def test_element_class_for_rejects() -> None:
         element_class_for("not-a-dtype", 1)
     with pytest.raises(DataShapeError):
         element_class_for("uint8", 0)
+
+
+def test_version_one_point_zero_is_accepted_and_written_as_int() -> None:
+    doc: dict[str, Any] = json.loads((DATA / "wk_example.json").read_text())
+    doc["version"] = 1.0
+    assert '"version": 1\n' in dumps(structure(doc))

@@ -500,3 +500,22 @@ class Dataset:
 
         self._update(register)
         return layer
+
+    def downsample(
+        self,
+        coarsest_mag: Any = None,
+        interpolation_mode: str = "default",
+        sampling_mode: str = "anisotropic",
+        compress: bool | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        """Build the pyramid of every layer (layers reuse each other's mags so they stay aligned)."""
+        for layer in list(self.layers.values()):
+            if layer.mags:
+                layer.downsample(
+                    coarsest_mag=coarsest_mag,
+                    interpolation_mode=interpolation_mode,
+                    sampling_mode=sampling_mode,
+                    compress=compress,
+                    executor=executor,
+                )

@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Mapping
 from concurrent.futures import Executor
+from itertools import pairwise
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,9 @@ from ..errors import (
     UnsupportedFormatError,
 )
 from ..geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
+from ..ops.interpolation import parse_interpolation_mode
+from ..ops.pyramid import downsample_into, upsample_into
+from ..ops.sampling import default_coarsest_mag, downsampling_factor, mags_to_downsample
 from ..properties import (
     DatasetProperties,
     LayerProperties,
@@ -190,9 +194,9 @@ class Layer:
         )
 
     # -- bookkeeping after writes ---------------------------------------------------------------
-    def _after_write(self, box: BoundingBox, array: np.ndarray) -> None:
-        """Save the metadata a write changed, in one merged update (or none)."""
-        changes = self._metadata_changes(box, array)
+    def _after_write(self, box: BoundingBox, array: np.ndarray, mag: Mag) -> None:
+        """Save the metadata a write (to `box`, mag-1, in `mag`) changed, in one merged update."""
+        changes = self._metadata_changes(box, array, mag)
         if changes:
 
             def apply_all(props: LayerProperties) -> None:
@@ -201,9 +205,13 @@ class Layer:
 
             self._update(apply_all)
 
-    def _metadata_changes(self, box: BoundingBox, array: np.ndarray) -> list[Any]:
-        """Property mutations a write of `array` to `box` requires: growing the bounding box."""
-        if self.bounding_box.contains_bbox(box):
+    def _metadata_changes(self, box: BoundingBox, array: np.ndarray, mag: Mag) -> list[Any]:
+        """Property mutations a write of `array` to `box` requires: growing the bounding box.
+
+        A write in a coarser mag that stays inside the layer box rounded out to that mag (as
+        pyramid building does) does not grow it.
+        """
+        if self.bounding_box.align_with_mag(mag, ceil=True).contains_bbox(box):
             return []
         self._check_bbox_storable(box)
 
@@ -411,6 +419,144 @@ class Layer:
         copy_view_into(source, target, executor=executor)
         return target
 
+    # -- pyramids -------------------------------------------------------------------------------
+    def downsample_mag(
+        self,
+        from_mag: MagLike,
+        target_mag: MagLike,
+        interpolation_mode: str = "default",
+        compress: bool | None = None,
+        executor: Executor | None = None,
+        allow_overwrite: bool = False,
+    ) -> MagView:
+        """Compute `target_mag` from `from_mag`; a mag this creates is removed again on failure."""
+        self._check_writable()
+        source = self.get_mag(from_mag)
+        target_key = Mag(target_mag)
+        downsampling_factor(source.mag, target_key)
+        if target_key == source.mag:
+            raise InvalidArgumentError(
+                f"Cannot downsample mag {target_key.to_layer_name()} into itself."
+            )
+        mode = parse_interpolation_mode(interpolation_mode, self.category)
+        return self._build_mag(
+            source,
+            target_key,
+            compress,
+            allow_overwrite,
+            lambda t: downsample_into(source, t, mode, executor),
+        )
+
+    def _build_mag(
+        self,
+        source: MagView,
+        target_key: Mag,
+        compress: bool | None,
+        allow_overwrite: bool,
+        fill: Any,
+    ) -> MagView:
+        """Create (or reuse, if allowed) the target mag, fill it, and roll a new mag back on error."""
+        created = False
+        if target_key in self.mags:
+            if not allow_overwrite:
+                raise MagExistsError(
+                    f"Layer {self._name!r} already has mag {target_key.to_layer_name()}; "
+                    "pass allow_overwrite=True to recompute it."
+                )
+            target = self.get_mag(target_key)
+        else:
+            info = source.info
+            target = self.add_mag(
+                target_key,
+                chunk_shape=info.chunk_shape,
+                shard_shape=info.shard_shape,
+                compress=info.compressed if compress is None else compress,
+            )
+            created = True
+        try:
+            fill(target)
+        except BaseException:
+            if created:
+                self.delete_mag(target_key)
+            raise
+        return target
+
+    def downsample(
+        self,
+        from_mag: MagLike | None = None,
+        coarsest_mag: MagLike | None = None,
+        interpolation_mode: str = "default",
+        sampling_mode: str = "anisotropic",
+        compress: bool | None = None,
+        executor: Executor | None = None,
+        align_with_other_layers: bool = True,
+    ) -> list[MagView]:
+        """Build the pyramid from `from_mag` (default: the coarsest existing mag) up to `coarsest_mag`.
+
+        Each new mag is computed from the previous one. `coarsest_mag` defaults to the power of
+        two that brings x/y to about 100 voxels (webknossos' rule).
+        """
+        source = self.get_mag(from_mag) if from_mag is not None else self.mags[max(self.mags)]
+        coarsest = (
+            default_coarsest_mag(self.bounding_box) if coarsest_mag is None else Mag(coarsest_mag)
+        )
+        align: list[Mag] = []
+        if align_with_other_layers:
+            for layer in self._dataset.layers.values():
+                if layer.name != self._name:
+                    align.extend(layer.mags)
+        targets = mags_to_downsample(
+            source.mag, coarsest, sampling_mode, self._dataset.voxel_size, align
+        )
+        created = []
+        for target in targets:
+            if target in self.mags:
+                source = self.get_mag(target)
+                continue
+            source = self.downsample_mag(source.mag, target, interpolation_mode, compress, executor)
+            created.append(source)
+        return created
+
+    def redownsample(
+        self, interpolation_mode: str = "default", executor: Executor | None = None
+    ) -> None:
+        """Recompute every mag from the finest one, in order, overwriting them."""
+        mags = sorted(self.mags)
+        for previous, target in pairwise(mags):
+            self.downsample_mag(
+                previous, target, interpolation_mode, executor=executor, allow_overwrite=True
+            )
+
+    def upsample(
+        self,
+        from_mag: MagLike,
+        finest_mag: MagLike = 1,
+        compress: bool | None = None,
+        sampling_mode: str = "anisotropic",
+        executor: Executor | None = None,
+    ) -> list[MagView]:
+        """Create the missing finer mags down to `finest_mag` by repeating the voxels of `from_mag`.
+
+        Every target shard is written whole and aligned; a mag whose computation fails is removed.
+        """
+        source = self.get_mag(from_mag)
+        finest = Mag(finest_mag)
+        downsampling_factor(finest, source.mag)
+        chain = [
+            finest,
+            *mags_to_downsample(finest, source.mag, sampling_mode, self._dataset.voxel_size),
+        ]
+        targets = [m for m in chain if m < source.mag and m not in self.mags]
+        created = []
+        for target in sorted(targets, reverse=True):
+            downsampling_factor(target, source.mag)
+            created.append(
+                self._build_mag(
+                    source, target, compress, False, lambda t: upsample_into(source, t, executor)
+                )
+            )
+        return created
+
 
 class SegmentationLayer(Layer):
     """A segmentation layer: labels, plus `largest_segment_id`, kept up to date by writes."""
@@ -441,9 +587,9 @@ class SegmentationLayer(Layer):
 
         self._update(assign)
 
-    def _metadata_changes(self, box: BoundingBox, array: np.ndarray) -> list[Any]:
+    def _metadata_changes(self, box: BoundingBox, array: np.ndarray, mag: Mag) -> list[Any]:
         """Also raise `largest_segment_id` when the write holds a larger label."""
-        changes = super()._metadata_changes(box, array)
+        changes = super()._metadata_changes(box, array, mag)
         current = self.largest_segment_id
         if current is None:
             return changes  # unknown: a partial write cannot tell the true maximum

@@ -67,7 +67,7 @@ class MagView(View):
     def _write_box(self, box: BoundingBox, array: np.ndarray) -> None:
         """Write anywhere in the mag; a box outside the layer grows it (saved before returning)."""
         self._backend.write(self._in_mag(box).topleft, array)
-        self._layer._after_write(box, array)
+        self._layer._after_write(box, array, self._mag)
 
     def get_view(self, *args: Any, **kwargs: Any) -> View:
         """A sub-view (see `View.get_view`); writes through it still update the layer's metadata."""
@@ -131,7 +131,7 @@ class _LayerView(View):
 
     def _write_box(self, box: BoundingBox, array: np.ndarray) -> None:
         super()._write_box(box, array)
-        self._layer._after_write(box, array)
+        self._layer._after_write(box, array, self._mag)
 
     def get_view(self, *args: Any, **kwargs: Any) -> View:
         """A sub-view that still reports its writes to the layer."""

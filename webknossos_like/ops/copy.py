@@ -6,29 +6,12 @@ from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
 from ..errors import InvalidArgumentError
-from ..geometry import BoundingBox, Vec3Int
 from ..parallel import run_tasks
+from ._stored import StoredShards
 
 if TYPE_CHECKING:
     from ..dataset.mag_view import MagView
     from ..dataset.view import View
-
-
-def _stored_shard_indices(source: View) -> tuple[Vec3Int, set[tuple[int, int, int]]]:
-    grid = source.shard_shape_mag1
-    indices = {(box.topleft // grid).to_tuple() for box in source.get_bounding_boxes_on_disk()}
-    return grid, indices
-
-
-def _touches_stored(box: BoundingBox, grid: Vec3Int, indices: set[tuple[int, int, int]]) -> bool:
-    low = box.topleft // grid
-    high = box.bottomright.ceildiv(grid)
-    return any(
-        (x, y, z) in indices
-        for x in range(low.x, high.x)
-        for y in range(low.y, high.y)
-        for z in range(low.z, high.z)
-    )
 
 
 def copy_view_into(source: View, target: MagView, executor: Executor | None = None) -> None:
@@ -50,7 +33,7 @@ def copy_view_into(source: View, target: MagView, executor: Executor | None = No
     layer = target.layer
     if not layer.bounding_box.contains_bbox(box):
         layer.bounding_box = layer.bounding_box.extended_by(box)
-    grid, stored = _stored_shard_indices(source)
+    stored = StoredShards(source)
     shard = target.shard_shape_mag1
     tasks = [
         (
@@ -58,7 +41,7 @@ def copy_view_into(source: View, target: MagView, executor: Executor | None = No
             target.get_view(absolute_bounding_box=chunk),
         )
         for chunk in box.chunk(shard, shard)
-        if _touches_stored(chunk, grid, stored)
+        if stored.touches(chunk)
     ]
     run_tasks(_copy_chunk, tasks, executor)
 

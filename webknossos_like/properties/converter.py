@@ -285,7 +285,8 @@ def _segment_id(value: object) -> int:
 
 
 def _version(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value != 1:
+    # 1.0 is accepted like webknossos does (`version in SUPPORTED_VERSIONS`) and written as 1.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != 1:
         raise _StructureError(
             f"unsupported dataset version {_describe(value)}; only 1 is supported"
         )

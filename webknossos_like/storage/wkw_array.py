@@ -6,7 +6,6 @@ import contextlib
 import os
 import re
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import numpy as np
 import wkw
 
-from .._atomic import TEMP_PREFIX
+from .._atomic import make_temp_dir
 from ..errors import (
     CorruptChunkError,
     DataShapeError,
@@ -143,7 +142,7 @@ class WKWArray:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         # Build the header in a scratch folder and move the folder into place in one rename.
-        scratch = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=target.parent))
+        scratch = make_temp_dir(target.parent)
         try:
             wkw.Dataset.create(str(scratch), header).close()
             if target.exists():
@@ -265,7 +264,7 @@ class WKWArray:
 
     def _scratch(self) -> Any:
         """A throw-away WKW dataset beside the shard files, with the same header."""
-        scratch = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self._path))
+        scratch = make_temp_dir(self._path)
         shutil.copyfile(self._path / HEADER_FILE, scratch / HEADER_FILE)
         return scratch, wkw.Dataset.open(str(scratch))
 

@@ -1,0 +1,1 @@
+"""Neuroglancer precomputed volumes."""
