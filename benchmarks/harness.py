@@ -270,11 +270,16 @@ def _peak_rss_kib(reset_worked: bool) -> int:
 
 
 # -- the child side -------------------------------------------------------------------------------
-def child_main(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one implementation of one workload `repeat` times; returns the raw measurements."""
+def child_main(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run the jobs of `spec` (normally one: an implementation of a workload) one after another."""
     load_workload_modules(spec["modules"])
-    workload = WORKLOADS[spec["workload"]]
-    impl = workload.impl(spec["impl"])
+    return [_run_job(spec, job) for job in spec["jobs"]]
+
+
+def _run_job(spec: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
+    """Run one implementation of one workload `repeat` times; returns the raw measurements."""
+    workload = WORKLOADS[job["workload"]]
+    impl = workload.impl(job["impl"])
     scratch = Path(tempfile.mkdtemp(prefix="child-", dir=spec["run_dir"]))
     ctx = Context(
         shape=tuple(spec["shape"]),  # type: ignore[arg-type]
@@ -288,9 +293,9 @@ def child_main(spec: dict[str, Any]) -> dict[str, Any]:
     state: Any = None
     try:
         state = impl.setup(ctx) if impl.setup is not None else ctx
-        total = spec["warmup"] + spec["repeat"]
+        total = job["warmup"] + job["repeat"]
         for index in range(total):
-            timed = index >= spec["warmup"]
+            timed = index >= job["warmup"]
             if impl.prepare is not None:
                 impl.prepare(state)
             gc.collect()
@@ -310,12 +315,12 @@ def child_main(spec: dict[str, Any]) -> dict[str, Any]:
             result["peak_rss_kib"].append(peak)
             result["rss_before_kib"].append(before)
             result["hwm_reset"] = reset
-            if index == spec["warmup"] and impl.check is not None:
+            if index == job["warmup"] and impl.check is not None:
                 info = impl.check(state, output)
                 if info:
                     result["info"].update(info)
             output = None
-    except BaseException as exc:  # report every failure to the parent, which keeps going
+    except Exception as exc:  # report every failure to the parent, which keeps going
         result["error"] = f"{type(exc).__name__}: {exc}"
         result["traceback"] = traceback.format_exc()
     finally:
@@ -323,6 +328,7 @@ def child_main(spec: dict[str, Any]) -> dict[str, Any]:
             if impl.teardown is not None and state is not None:
                 impl.teardown(state)
         finally:
+            state = None
             shutil.rmtree(scratch, ignore_errors=True)
     return result
 
@@ -339,6 +345,7 @@ class Config:
     modules: list[str]
     only: list[str] = field(default_factory=list)
     peers: list[str] | None = None  # library keys to compare with; None = all
+    batch: bool = False  # one child per library (smoke tests only; state leaks between jobs)
 
 
 @dataclass
@@ -374,7 +381,9 @@ class Measurement:
 
     @property
     def growth_mib(self) -> float:
-        return max(p - b for p, b in zip(self.peak_rss_kib, self.rss_before_kib, strict=True)) / 1024
+        return (
+            max(p - b for p, b in zip(self.peak_rss_kib, self.rss_before_kib, strict=True)) / 1024
+        )
 
 
 def repetitions(workload: Workload, repeat: int) -> int:
@@ -389,18 +398,21 @@ def selected_workloads(config: Config) -> list[Workload]:
     return chosen
 
 
-def run_child(config: Config, workload: Workload, impl: Impl) -> Measurement:
-    measurement = Measurement(workload.name, impl.key, impl.library)
-    missing = library_missing(impl.library)
-    if missing:
-        measurement.skipped = missing
-        return measurement
+def _job(config: Config, workload: Workload, impl: Impl) -> dict[str, Any]:
     reps = repetitions(workload, config.repeat)
-    spec = {
+    return {
         "workload": workload.name,
         "impl": impl.key,
         "repeat": reps,
         "warmup": workload.warmup if reps > 1 else 0,
+    }
+
+
+def run_child(config: Config, jobs: list[tuple[Workload, Impl]]) -> list[Measurement]:
+    """Start one child for `jobs` (one, except in batch mode) and collect its measurements."""
+    measurements = [Measurement(w.name, impl.key, impl.library) for w, impl in jobs]
+    spec = {
+        "jobs": [_job(config, w, impl) for w, impl in jobs],
         "shape": list(config.shape),
         "random_reads": config.random_reads,
         "quick": config.quick,
@@ -412,6 +424,7 @@ def run_child(config: Config, workload: Workload, impl: Impl) -> Measurement:
     os.close(fd)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    timeout = CHILD_TIMEOUT_S * len(jobs)
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "benchmarks.child", out_name],
@@ -420,55 +433,79 @@ def run_child(config: Config, workload: Workload, impl: Impl) -> Measurement:
             capture_output=True,
             cwd=REPO_ROOT,
             env=env,
-            timeout=CHILD_TIMEOUT_S,
+            timeout=timeout,
             check=False,
         )
         raw = Path(out_name).read_text() if os.path.getsize(out_name) else ""
     except subprocess.TimeoutExpired:
-        measurement.error = f"timed out after {CHILD_TIMEOUT_S} s"
-        return measurement
+        for measurement in measurements:
+            measurement.error = f"timed out after {timeout} s"
+        return measurements
     finally:
         if os.path.exists(out_name):
             os.unlink(out_name)
     if not raw:
         tail = (proc.stderr or "").strip().splitlines()[-5:]
-        measurement.error = f"child exited {proc.returncode} without a result: {' | '.join(tail)}"
-        return measurement
-    data = json.loads(raw)
-    measurement.times = data["times"]
-    measurement.peak_rss_kib = data["peak_rss_kib"]
-    measurement.rss_before_kib = data["rss_before_kib"]
-    measurement.hwm_reset = data.get("hwm_reset", True)
-    measurement.info = data.get("info", {})
-    if "error" in data:
-        measurement.error = data["error"]
-        sys.stderr.write(data.get("traceback", "") + "\n")
-    return measurement
+        for measurement in measurements:
+            measurement.error = (
+                f"child exited {proc.returncode} without a result: {' | '.join(tail)}"
+            )
+        return measurements
+    for measurement, data in zip(measurements, json.loads(raw), strict=True):
+        measurement.times = data["times"]
+        measurement.peak_rss_kib = data["peak_rss_kib"]
+        measurement.rss_before_kib = data["rss_before_kib"]
+        measurement.hwm_reset = data.get("hwm_reset", True)
+        measurement.info = data.get("info", {})
+        if "error" in data:
+            measurement.error = data["error"]
+            sys.stderr.write(data.get("traceback", "") + "\n")
+    return measurements
 
 
 def run_all(config: Config, progress: Callable[[str], None] | None = None) -> list[Measurement]:
-    """Run every selected workload through ours and every available peer, in order."""
-    results: list[Measurement] = []
+    """Run every selected workload through ours and every available peer, in order.
+
+    Normally each (workload, implementation) gets its own fresh child process. With
+    `config.batch` (smoke tests) one child per library runs all of that library's jobs.
+    """
     plan = [
         (workload, impl)
         for workload in selected_workloads(config)
         for impl in workload.impls()
         if impl.library == OURS or config.peers is None or impl.library in config.peers
     ]
-    for number, (workload, impl) in enumerate(plan, start=1):
+    skipped: dict[tuple[str, str], Measurement] = {}
+    runnable: list[tuple[Workload, Impl]] = []
+    for workload, impl in plan:
+        missing = library_missing(impl.library)
+        if missing:
+            measurement = Measurement(workload.name, impl.key, impl.library, skipped=missing)
+            skipped[(workload.name, impl.key)] = measurement
+        else:
+            runnable.append((workload, impl))
+    if config.batch:
+        by_library: dict[str, list[tuple[Workload, Impl]]] = {}
+        for job in runnable:
+            by_library.setdefault(job[1].library, []).append(job)
+        batches = list(by_library.values())
+    else:
+        batches = [[job] for job in runnable]
+    done: dict[tuple[str, str], Measurement] = dict(skipped)
+    for number, batch in enumerate(batches, start=1):
         start = time.perf_counter()
-        measurement = run_child(config, workload, impl)
-        results.append(measurement)
-        if progress is not None:
-            if measurement.ok:
-                outcome = f"median {measurement.median:.3f} s"
-            else:
-                outcome = measurement.skipped or f"ERROR {measurement.error}"
-            progress(
-                f"[{number}/{len(plan)}] {workload.name} | {impl.key}: {outcome} "
-                f"({time.perf_counter() - start:.1f} s wall)"
-            )
-    return results
+        for measurement in run_child(config, batch):
+            done[(measurement.workload, measurement.impl)] = measurement
+            if progress is not None:
+                if measurement.ok:
+                    outcome = f"median {measurement.median:.3f} s"
+                else:
+                    outcome = measurement.skipped or f"ERROR {measurement.error}"
+                progress(
+                    f"[{number}/{len(batches)}] {measurement.workload} | {measurement.impl}: "
+                    f"{outcome} ({time.perf_counter() - start:.1f} s wall so far)"
+                )
+    return [done[(workload.name, impl.key)] for workload, impl in plan]
 
 
 def measurements_to_json(results: list[Measurement]) -> list[dict[str, Any]]:

@@ -62,14 +62,14 @@ def run_demo(
     print(f"Sample dataset at {target.resolve()}")
     print(f"  voxel size {dataset.voxel_size} {dataset.voxel_size_unit}")
     print(
-        f"  {'layer':<14}{'category':<14}{'dtype':<8}{'mags':<8}{'bounding box':<44}{'on disk':>10}"
+        f"  {'layer':<14}{'category':<14}{'dtype':<8}{'mags':<16}{'bounding box':<44}{'on disk':>10}"
     )
     for layer in reopened.layers.values():
         box = layer.bounding_box
         mags = ",".join(m.to_layer_name() for m in layer.mags)
         size_mib = _disk_usage(layer.path) / 2**20
         print(
-            f"  {layer.name:<14}{layer.category:<14}{layer.dtype!s:<8}{mags:<8}"
+            f"  {layer.name:<14}{layer.category:<14}{layer.dtype!s:<8}{mags:<16}"
             f"{f'{box.topleft.to_tuple()} + {box.size.to_tuple()}':<44}{size_mib:>8.1f} MiB"
         )
     largest = reopened.get_segmentation_layer("segmentation").largest_segment_id

@@ -180,7 +180,9 @@ def test_read_only_dataset_refuses_everything(dataset: Dataset) -> None:
     assert ro_layer.get_mag(1).read().sum() == 64
 
 
-def test_add_layer_like_and_as_copy(dataset: Dataset, tmp_path: Path, rng: np.random.Generator) -> None:
+def test_add_layer_like_and_as_copy(
+    dataset: Dataset, tmp_path: Path, rng: np.random.Generator
+) -> None:
     seg = dataset.add_layer("seg", "segmentation", dtype="uint32")
     data = rng.integers(0, 1000, size=(40, 50, 30), dtype=np.uint32)
     seg.add_mag(1, compress=True).write(data, absolute_offset=(10, 20, 30))
@@ -197,7 +199,9 @@ def test_add_layer_like_and_as_copy(dataset: Dataset, tmp_path: Path, rng: np.ra
     assert like.bounding_box == seg.bounding_box and not like.mags
 
 
-def test_add_layer_for_existing_files(dataset: Dataset, tmp_path: Path, rng: np.random.Generator) -> None:
+def test_add_layer_for_existing_files(
+    dataset: Dataset, tmp_path: Path, rng: np.random.Generator
+) -> None:
     source = dataset.add_layer("color", "color", dtype="uint16")
     data = rng.integers(0, 60000, size=(64, 64, 32), dtype=np.uint16)
     source.add_mag(1, compress=False).write(data, absolute_offset=(128, 0, 0))
@@ -210,7 +214,9 @@ def test_add_layer_for_existing_files(dataset: Dataset, tmp_path: Path, rng: np.
     assert layer.dtype == np.uint16
     assert sorted(m.to_layer_name() for m in layer.mags) == ["1", "2-2-1"]
     assert layer.bounding_box.contains_bbox(BoundingBox((128, 0, 0), (64, 64, 32)))
-    np.testing.assert_array_equal(layer.get_mag(1).read(absolute_offset=(128, 0, 0), size=(64, 64, 32))[0], data)
+    np.testing.assert_array_equal(
+        layer.get_mag(1).read(absolute_offset=(128, 0, 0), size=(64, 64, 32))[0], data
+    )
 
 
 def test_calculate_bounding_box(dataset: Dataset) -> None:

@@ -30,18 +30,34 @@ def layer_bbox_json(ds: Dataset, index: int = 0) -> dict:
     return data["dataLayers"][index]["boundingBox"]
 
 
-def test_write_grows_bbox_and_saves_before_returning(dataset: Dataset, rng: np.random.Generator) -> None:
+def test_write_grows_bbox_and_saves_before_returning(
+    dataset: Dataset, rng: np.random.Generator
+) -> None:
     mag = dataset.add_layer("color", "color").add_mag(1)
     data = rng.integers(0, 255, size=(30, 20, 10), dtype=np.uint8)
     mag.write(data, absolute_offset=(100, 200, 300))
-    assert layer_bbox_json(dataset) == {"topLeft": [100, 200, 300], "width": 30, "height": 20, "depth": 10}
+    assert layer_bbox_json(dataset) == {
+        "topLeft": [100, 200, 300],
+        "width": 30,
+        "height": 20,
+        "depth": 10,
+    }
     mag.write(data, absolute_offset=(50, 200, 300))
-    assert layer_bbox_json(dataset) == {"topLeft": [50, 200, 300], "width": 80, "height": 20, "depth": 10}
-    np.testing.assert_array_equal(mag.read(absolute_offset=(100, 200, 300), size=(30, 20, 10))[0], data)
+    assert layer_bbox_json(dataset) == {
+        "topLeft": [50, 200, 300],
+        "width": 80,
+        "height": 20,
+        "depth": 10,
+    }
+    np.testing.assert_array_equal(
+        mag.read(absolute_offset=(100, 200, 300), size=(30, 20, 10))[0], data
+    )
 
 
 @pytest.mark.parametrize("compress", [False, True])
-def test_unaligned_writes_round_trip(dataset: Dataset, rng: np.random.Generator, compress: bool) -> None:
+def test_unaligned_writes_round_trip(
+    dataset: Dataset, rng: np.random.Generator, compress: bool
+) -> None:
     mag = dataset.add_layer("color", "color").add_mag(1, compress=compress)
     expected = np.zeros((200, 200, 200), np.uint8)
     for _ in range(6):
@@ -50,7 +66,9 @@ def test_unaligned_writes_round_trip(dataset: Dataset, rng: np.random.Generator,
         block = rng.integers(1, 255, size=tuple(size), dtype=np.uint8)
         mag.write(block, absolute_offset=tuple(int(o) for o in offset))
         expected[tuple(slice(o, o + s) for o, s in zip(offset, size, strict=True))] = block
-    np.testing.assert_array_equal(mag.read(absolute_offset=(0, 0, 0), size=(200, 200, 200))[0], expected)
+    np.testing.assert_array_equal(
+        mag.read(absolute_offset=(0, 0, 0), size=(200, 200, 200))[0], expected
+    )
     assert mag.info.compressed is compress
     leftovers = [p for p in mag.path.rglob("*") if p.name.startswith(".wkl-tmp")]
     assert leftovers == []
@@ -95,7 +113,9 @@ def test_write_validation_happens_before_any_byte(dataset: Dataset) -> None:
     with pytest.raises(OutOfBoundsError):
         mag.write(np.zeros((8, 8, 8), np.uint8), absolute_offset=(-8, 0, 0))
     with pytest.raises(InvalidArgumentError):
-        mag.write(np.zeros((8, 8, 8), np.uint8), absolute_offset=(0, 0, 0), relative_offset=(0, 0, 0))
+        mag.write(
+            np.zeros((8, 8, 8), np.uint8), absolute_offset=(0, 0, 0), relative_offset=(0, 0, 0)
+        )
     with pytest.raises(GeometryError):
         mag.write(np.zeros((8, 8, 8), np.uint8), absolute_offset=(1.5, 0, 0))
     assert (dataset.path / "datasource-properties.json").read_text() == before
@@ -109,11 +129,15 @@ def test_safe_casts_are_accepted(dataset: Dataset) -> None:
     assert int(mag.read().sum()) == 200 * 64
 
 
-def test_relative_offsets_are_relative_to_layer_topleft(dataset: Dataset, rng: np.random.Generator) -> None:
+def test_relative_offsets_are_relative_to_layer_topleft(
+    dataset: Dataset, rng: np.random.Generator
+) -> None:
     mag = dataset.add_layer("color", "color").add_mag(1)
     data = rng.integers(0, 255, size=(20, 20, 20), dtype=np.uint8)
     mag.write(data, absolute_offset=(10, 20, 30))
-    np.testing.assert_array_equal(mag.read(relative_offset=(5, 0, 0), size=(5, 20, 20))[0], data[5:10])
+    np.testing.assert_array_equal(
+        mag.read(relative_offset=(5, 0, 0), size=(5, 20, 20))[0], data[5:10]
+    )
     np.testing.assert_array_equal(
         mag.read(relative_bounding_box=BoundingBox((0, 5, 0), (20, 5, 20)))[0], data[:, 5:10]
     )
@@ -138,7 +162,9 @@ def test_mag2_coordinates_and_alignment(dataset: Dataset, rng: np.random.Generat
     mag2.write(data, absolute_offset=(32, 16, 5))
     # sizes are mag-1: 8 voxels of mag 2 cover 16 mag-1 voxels in x and y
     assert layer.bounding_box == BoundingBox((32, 16, 5), (16, 16, 16))
-    np.testing.assert_array_equal(mag2.read(absolute_offset=(32, 16, 5), size=(16, 16, 16))[0], data)
+    np.testing.assert_array_equal(
+        mag2.read(absolute_offset=(32, 16, 5), size=(16, 16, 16))[0], data
+    )
     np.testing.assert_array_equal(mag2[16:24, 8:16, 5:21], data)
     with pytest.raises(AlignmentError, match="align_with_mag"):
         mag2.read(absolute_offset=(33, 16, 5), size=(16, 16, 16))
@@ -250,7 +276,9 @@ def test_bounding_boxes_on_disk(dataset: Dataset) -> None:
     assert boxes == [BoundingBox((130, 0, 0), (10, 10, 10))]
 
 
-def test_compress_in_place_and_to_target(dataset: Dataset, rng: np.random.Generator, tmp_path: Path) -> None:
+def test_compress_in_place_and_to_target(
+    dataset: Dataset, rng: np.random.Generator, tmp_path: Path
+) -> None:
     layer = dataset.add_layer("color", "color")
     mag = layer.add_mag(1, compress=False)
     data = (rng.integers(0, 4, size=(200, 130, 70)) * 50).astype(np.uint8)
@@ -287,7 +315,12 @@ def test_mag_management(dataset: Dataset) -> None:
     assert list(Dataset.open(dataset.path).get_layer("color").mags) == [Mag(1)]
     data = json.loads((dataset.path / "datasource-properties.json").read_text())
     assert data["dataLayers"][0]["mags"] == [
-        {"mag": [1, 1, 1], "path": "./color/1", "cubeLength": 128, "axisOrder": {"c": 0, "x": 1, "y": 2, "z": 3}}
+        {
+            "mag": [1, 1, 1],
+            "path": "./color/1",
+            "cubeLength": 128,
+            "axisOrder": {"c": 0, "x": 1, "y": 2, "z": 3},
+        }
     ]
 
 
@@ -301,7 +334,10 @@ def test_largest_segment_id_tracks_writes(dataset: Dataset) -> None:
     reopened = Dataset.open(dataset.path).get_segmentation_layer("seg")
     assert reopened.largest_segment_id == big
     data = json.loads((dataset.path / "datasource-properties.json").read_text())
-    assert data["dataLayers"][0]["largestSegmentId"] == {"customJsonEncoding": "bigint", "value": str(big)}
+    assert data["dataLayers"][0]["largestSegmentId"] == {
+        "customJsonEncoding": "bigint",
+        "value": str(big),
+    }
     seg.largest_segment_id = None
     mag.write(np.full((4, 4, 4), big + 1, np.uint64))
     assert seg.largest_segment_id is None
@@ -337,7 +373,9 @@ def test_views_pickle(dataset: Dataset, rng: np.random.Generator) -> None:
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(mag)).read()[0], data)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     writes=st.lists(
         st.tuples(
@@ -349,15 +387,21 @@ def test_views_pickle(dataset: Dataset, rng: np.random.Generator) -> None:
     ),
     compress=st.booleans(),
 )
-def test_random_writes_match_numpy_model(tmp_path_factory: pytest.TempPathFactory, writes: list, compress: bool) -> None:
+def test_random_writes_match_numpy_model(
+    tmp_path_factory: pytest.TempPathFactory, writes: list, compress: bool
+) -> None:
     ds = Dataset(tmp_path_factory.mktemp("prop") / "ds", voxel_size=(1, 1, 1))
-    mag = ds.add_layer("seg", "segmentation", dtype="uint16").add_mag(1, compress=compress, shard_shape=64)
+    mag = ds.add_layer("seg", "segmentation", dtype="uint16").add_mag(
+        1, compress=compress, shard_shape=64
+    )
     model = np.zeros((130, 130, 130), np.uint16)
     for value, (offset, size) in enumerate(writes, start=1):
         block = np.full(size, value, np.uint16)
         mag.write(block, absolute_offset=offset)
         model[tuple(slice(o, o + s) for o, s in zip(offset, size, strict=True))] = value
-    np.testing.assert_array_equal(mag.read(absolute_offset=(0, 0, 0), size=(130, 130, 130))[0], model)
+    np.testing.assert_array_equal(
+        mag.read(absolute_offset=(0, 0, 0), size=(130, 130, 130))[0], model
+    )
     union = BoundingBox.empty()
     for offset, size in writes:
         union = union.extended_by(BoundingBox(offset, size))

@@ -11,7 +11,9 @@ from webknossos_like.geometry import Vec3Int
 from webknossos_like.ops.interpolation import downsample_data
 
 
-def test_downsample_builds_pyramid_without_growing_bbox(dataset: Dataset, rng: np.random.Generator) -> None:
+def test_downsample_builds_pyramid_without_growing_bbox(
+    dataset: Dataset, rng: np.random.Generator
+) -> None:
     layer = dataset.add_layer("color", "color")
     data = rng.integers(0, 255, size=(203, 150, 37), dtype=np.uint8)
     layer.add_mag(1).write(data, absolute_offset=(3, 5, 1))
@@ -25,7 +27,7 @@ def test_downsample_builds_pyramid_without_growing_bbox(dataset: Dataset, rng: n
     source = layer.get_mag(1).read(absolute_bounding_box=box)
     front = (box.topleft - aligned.topleft).to_list()
     back = (aligned.bottomright - box.bottomright).to_list()
-    padded = np.pad(source, [(0, 0)] + list(zip(front, back, strict=True)), mode="edge")
+    padded = np.pad(source, [(0, 0), *zip(front, back, strict=True)], mode="edge")
     expected = downsample_data(padded, Vec3Int(2, 2, 1), "average")
     np.testing.assert_array_equal(mag2.read(absolute_bounding_box=aligned), expected)
 
@@ -43,17 +45,23 @@ def test_segmentation_downsample_uses_mode_in_parallel(dataset: Dataset) -> None
     assert set(np.unique(seg.get_mag(2).read())) <= set(np.unique(labels))
 
 
-def test_downsample_mag_with_process_pool_and_overwrite(dataset: Dataset, rng: np.random.Generator) -> None:
+def test_downsample_mag_with_process_pool_and_overwrite(
+    dataset: Dataset, rng: np.random.Generator
+) -> None:
     layer = dataset.add_layer("color", "color", dtype="uint16")
     data = rng.integers(0, 60000, size=(128, 128, 64), dtype=np.uint16)
     layer.add_mag(1, shard_shape=64).write(data)
     with executors.processes(2) as pool:
         layer.downsample_mag(1, 2, interpolation_mode="max", executor=pool)
-    np.testing.assert_array_equal(layer.get_mag(2).read(), downsample_data(data[None], Vec3Int(2), "max"))
+    np.testing.assert_array_equal(
+        layer.get_mag(2).read(), downsample_data(data[None], Vec3Int(2), "max")
+    )
     with pytest.raises(MagExistsError):
         layer.downsample_mag(1, 2)
     layer.downsample_mag(1, 2, interpolation_mode="min", allow_overwrite=True)
-    np.testing.assert_array_equal(layer.get_mag(2).read(), downsample_data(data[None], Vec3Int(2), "min"))
+    np.testing.assert_array_equal(
+        layer.get_mag(2).read(), downsample_data(data[None], Vec3Int(2), "min")
+    )
 
 
 def test_redownsample_refreshes_all_mags(dataset: Dataset) -> None:
@@ -67,7 +75,9 @@ def test_redownsample_refreshes_all_mags(dataset: Dataset) -> None:
     assert (layer.get_mag(4).read() == 200).all()
 
 
-def test_upsample_repeats_and_rolls_back(dataset: Dataset, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_upsample_repeats_and_rolls_back(
+    dataset: Dataset, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     layer = dataset.add_layer("seg", "segmentation", dtype="uint32")
     coarse = rng.integers(1, 100, size=(32, 32, 16), dtype=np.uint32)
     layer.add_mag(4, shard_shape=32).write(coarse)
@@ -96,9 +106,9 @@ def test_upsample_repeats_and_rolls_back(dataset: Dataset, rng: np.random.Genera
 def test_dataset_downsample_keeps_layers_aligned(tmp_path: object) -> None:
     ds = Dataset(tmp_path / "ds", voxel_size=(4, 4, 40))  # type: ignore[operator]
     ds.add_layer("color", "color").add_mag(1).write(np.ones((256, 256, 16), np.uint8))
-    ds.add_layer("seg", "segmentation", dtype="uint32").add_mag(1).write(np.ones((256, 256, 16), np.uint32))
+    ds.add_layer("seg", "segmentation", dtype="uint32").add_mag(1).write(
+        np.ones((256, 256, 16), np.uint32)
+    )
     ds.downsample()
     assert list(ds.get_layer("color").mags) == list(ds.get_layer("seg").mags)
     assert [m.to_layer_name() for m in ds.get_layer("color").mags] == ["1", "2-2-1", "4-4-1"]
-
-

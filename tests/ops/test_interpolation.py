@@ -29,12 +29,18 @@ def reference(data: np.ndarray, factor: tuple[int, int, int], mode: str) -> np.n
         for index in product(*(range(n) for n in out_shape)):
             values = []
             for offset in product(*(range(f) for f in factor)):
-                pos = [min(i * f + o, s - 1) for i, f, o, s in zip(index, factor, offset, shape, strict=True)]
+                pos = [
+                    min(i * f + o, s - 1)
+                    for i, f, o, s in zip(index, factor, offset, shape, strict=True)
+                ]
                 values.append(data[ch][tuple(pos)].item())
             # element order of the kernels: x fastest, then y, then z
             values_xfast = []
             for oz, oy, ox in product(range(factor[2]), range(factor[1]), range(factor[0])):
-                pos = [min(i * f + o, s - 1) for i, f, o, s in zip(index, factor, (ox, oy, oz), shape, strict=True)]
+                pos = [
+                    min(i * f + o, s - 1)
+                    for i, f, o, s in zip(index, factor, (ox, oy, oz), shape, strict=True)
+                ]
                 values_xfast.append(data[ch][tuple(pos)].item())
             k = len(values)
             if mode == "mode":
@@ -74,8 +80,12 @@ modes = st.sampled_from(["average", "median", "mode", "nearest", "max", "min"])
     factor=factors,
     mode=modes,
 )
-def test_kernels_match_reference(data: st.DataObject, dtype: type, factor: tuple[int, int, int], mode: str) -> None:
-    shape = data.draw(st.tuples(st.integers(1, 2), st.integers(1, 7), st.integers(1, 7), st.integers(1, 7)))
+def test_kernels_match_reference(
+    data: st.DataObject, dtype: type, factor: tuple[int, int, int], mode: str
+) -> None:
+    shape = data.draw(
+        st.tuples(st.integers(1, 2), st.integers(1, 7), st.integers(1, 7), st.integers(1, 7))
+    )
     elements = (
         st.floats(-1000, 1000, width=32)
         if np.dtype(dtype).kind == "f"
@@ -122,6 +132,8 @@ def test_mode_names() -> None:
     assert parse_interpolation_mode("default", "segmentation") == "mode"
     assert parse_interpolation_mode("default", "color") == "average"
     assert parse_interpolation_mode("MEDIAN", "color") == "median"
-    with pytest.raises(InvalidArgumentError, match="average, median, mode, nearest, max, min") as info:
+    with pytest.raises(
+        InvalidArgumentError, match="average, median, mode, nearest, max, min"
+    ) as info:
         parse_interpolation_mode("bicubic-ish", "color")
     assert isinstance(info.value, ValueError)

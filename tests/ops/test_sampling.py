@@ -6,7 +6,11 @@ import pytest
 
 from webknossos_like import BoundingBox, Mag
 from webknossos_like.errors import InvalidArgumentError, InvalidMagError
-from webknossos_like.ops.sampling import default_coarsest_mag, downsampling_factor, mags_to_downsample
+from webknossos_like.ops.sampling import (
+    default_coarsest_mag,
+    downsampling_factor,
+    mags_to_downsample,
+)
 
 
 def names(mags: list[Mag]) -> list[str]:
@@ -22,20 +26,29 @@ def names(mags: list[Mag]) -> list[str]:
         ((2, 2, 1), ["1-1-2", "2-2-4", "4-4-8", "8-8-16"]),
     ],
 )
-def test_anisotropic_matches_webknossos(voxel_size: tuple[float, float, float], expected: list[str]) -> None:
+def test_anisotropic_matches_webknossos(
+    voxel_size: tuple[float, float, float], expected: list[str]
+) -> None:
     assert names(mags_to_downsample(Mag(1), Mag(16), "anisotropic", voxel_size)) == expected
 
 
 def test_isotropic_and_constant_z() -> None:
     assert names(mags_to_downsample(Mag(1), Mag(8), "isotropic", (4, 4, 40))) == ["2", "4", "8"]
-    assert names(mags_to_downsample(Mag(1), Mag(8), "constant_z", (1, 1, 1))) == ["2-2-1", "4-4-1", "8-8-1"]
+    assert names(mags_to_downsample(Mag(1), Mag(8), "constant_z", (1, 1, 1))) == [
+        "2-2-1",
+        "4-4-1",
+        "8-8-1",
+    ]
     with pytest.raises(InvalidArgumentError, match="anisotropic, isotropic, constant_z"):
         mags_to_downsample(Mag(1), Mag(8), "bogus", (1, 1, 1))
 
 
 def test_alignment_with_other_layers() -> None:
     other = [Mag("2-2-1"), Mag("4-4-1")]
-    assert names(mags_to_downsample(Mag(1), Mag(4), "anisotropic", (1, 1, 1), other)) == ["2-2-1", "4-4-1"]
+    assert names(mags_to_downsample(Mag(1), Mag(4), "anisotropic", (1, 1, 1), other)) == [
+        "2-2-1",
+        "4-4-1",
+    ]
 
 
 def test_default_coarsest_mag() -> None:

@@ -20,17 +20,31 @@ from webknossos_like.storage import WKWArray
 
 def make(path: Path, compressed: bool = False, dtype: str = "uint8", shard: int = 64) -> WKWArray:
     return WKWArray.create(
-        path, dtype=dtype, num_channels=1, chunk_shape=Vec3Int(32), shard_shape=Vec3Int(shard), compressed=compressed
+        path,
+        dtype=dtype,
+        num_channels=1,
+        chunk_shape=Vec3Int(32),
+        shard_shape=Vec3Int(shard),
+        compressed=compressed,
     )
 
 
 def test_header_is_parsed_back(tmp_path: Path) -> None:
     array = WKWArray.create(
-        tmp_path / "a", dtype="uint16", num_channels=3, chunk_shape=Vec3Int(16), shard_shape=Vec3Int(64), compressed=True
+        tmp_path / "a",
+        dtype="uint16",
+        num_channels=3,
+        chunk_shape=Vec3Int(16),
+        shard_shape=Vec3Int(64),
+        compressed=True,
     )
     info = WKWArray(array.path).info
     assert (info.dtype, info.num_channels, info.chunk_shape, info.shard_shape, info.compressed) == (
-        np.dtype("uint16"), 3, Vec3Int(16), Vec3Int(64), True
+        np.dtype("uint16"),
+        3,
+        Vec3Int(16),
+        Vec3Int(64),
+        True,
     )
     raw = (array.path / "header.wkw").read_bytes()
     assert raw[:4] == b"WKW\x01" and raw[4] == 0x24  # log2(16)=4 low nibble, log2(4)=2 high nibble
@@ -46,7 +60,13 @@ def test_header_is_parsed_back(tmp_path: Path) -> None:
     ],
 )
 def test_create_rejects_invalid(tmp_path: Path, kwargs: dict, error: type[Exception]) -> None:
-    args = {"dtype": "uint8", "num_channels": 1, "chunk_shape": Vec3Int(32), "shard_shape": Vec3Int(64), "compressed": False}
+    args = {
+        "dtype": "uint8",
+        "num_channels": 1,
+        "chunk_shape": Vec3Int(32),
+        "shard_shape": Vec3Int(64),
+        "compressed": False,
+    }
     args.update(kwargs)
     with pytest.raises(error):
         WKWArray.create(tmp_path / "a", **args)
@@ -54,12 +74,12 @@ def test_create_rejects_invalid(tmp_path: Path, kwargs: dict, error: type[Except
 
 
 def test_corrupt_and_missing_header(tmp_path: Path) -> None:
-    with pytest.raises(StorageError, match="header.wkw not found"):
+    with pytest.raises(StorageError, match=r"header\.wkw not found"):
         WKWArray(tmp_path / "missing")
     folder = tmp_path / "bad"
     folder.mkdir()
     (folder / "header.wkw").write_bytes(b"\x00" * 16)
-    with pytest.raises(CorruptChunkError, match="header.wkw") as info:
+    with pytest.raises(CorruptChunkError, match=r"header\.wkw") as info:
         WKWArray(folder)
     assert isinstance(info.value, OSError)
 
