@@ -35,14 +35,16 @@ from ..properties import (
     element_class_for,
 )
 from ..storage import WKWArray
+from ..storage.precomputed.kvstore import KVStore
 from ._naming import validate_layer_name
+from ._precomputed import PRECOMPUTED_FORMAT
 from .layer import AXIS_ORDER, WKW_FORMAT, Layer, SegmentationLayer
 
 T = TypeVar("T")
 
 COLOR_CATEGORY = "color"
 SEGMENTATION_CATEGORY = "segmentation"
-SUPPORTED_DATA_FORMATS = (WKW_FORMAT,)
+SUPPORTED_DATA_FORMATS = (WKW_FORMAT, PRECOMPUTED_FORMAT)
 _COLOR_DTYPES = tuple(
     np.dtype(t) for t in ("uint8", "uint16", "uint32", "int8", "int16", "int32", "float32")
 )
@@ -117,6 +119,8 @@ class Dataset:
         self._properties_file = PropertiesFile(path)
         self._properties: DatasetProperties = self._properties_file.load()
         self._layer_objects: dict[str, Layer] = {}
+        # Set for a bare precomputed volume (an `info`, no properties file): its only layer's store.
+        self._precomputed_root: KVStore | None = None
 
     @classmethod
     def open(cls, dataset_path: str | os.PathLike[str], read_only: bool = False) -> Dataset:

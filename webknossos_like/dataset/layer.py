@@ -33,8 +33,12 @@ from ..properties import (
     dtype_per_channel,
 )
 from ..storage import ArrayBackend, WKWArray
+from ..storage.precomputed.array import PrecomputedArray
+from . import _precomputed
 from ._naming import validate_layer_name
+from ._precomputed import PRECOMPUTED_FORMAT
 from .mag_view import MagView
+from .view import View
 
 if TYPE_CHECKING:
     from .dataset import Dataset
@@ -181,6 +185,7 @@ class Layer:
             set_bbox_properties(props, box)
 
         self._update(assign)
+        self._resized()
 
     def _check_bbox_storable(self, box: BoundingBox) -> None:
         if self.data_format == WKW_FORMAT and min(box.topleft) < 0:
@@ -204,6 +209,7 @@ class Layer:
                     change(props)
 
             self._update(apply_all)
+            self._resized()
 
     def _metadata_changes(self, box: BoundingBox, array: np.ndarray, mag: Mag) -> list[Any]:
         """Property mutations a write of `array` to `box` requires: growing the bounding box.
@@ -239,12 +245,47 @@ class Layer:
                 return self.path / name
         return self.path / mag.to_layer_name()
 
-    def _open_backend(self, path: Path) -> ArrayBackend:
-        if self.data_format != WKW_FORMAT:
-            raise UnsupportedFormatError(
-                f"Layer {self._name!r} has data format {self.data_format!r}, which this version cannot read."
+    def _mag_entry(self, mag: Mag) -> MagViewProperties:
+        for entry in self._properties.mags:
+            if Mag(entry.mag) == mag:
+                return entry
+        raise MagNotFoundError(f"Layer {self._name!r} has no mag {mag.to_layer_name()}.")
+
+    def _open_backend(self, mag: Mag, path: Path) -> ArrayBackend:
+        if self.data_format == WKW_FORMAT:
+            return WKWArray(path)
+        if self.data_format == PRECOMPUTED_FORMAT:
+            return _precomputed.open_scale(
+                self, _precomputed.scale_key(self, self._mag_entry(mag).path, mag)
             )
-        return WKWArray(path)
+        raise UnsupportedFormatError(
+            f"Layer {self._name!r} has data format {self.data_format!r}, which this version cannot read."
+        )
+
+    def _scale_keys(self) -> dict[Mag, str]:
+        return {
+            Mag(e.mag): _precomputed.scale_key(self, e.path, Mag(e.mag))
+            for e in self._properties.mags
+        }
+
+    def _resized(self) -> None:
+        """After the bounding box grew: grow precomputed scale domains and reopen the arrays."""
+        if self.data_format == PRECOMPUTED_FORMAT and self._properties.mags:
+            _precomputed.sync_domains(self, self._scale_keys())
+            for view in self._mag_views.values():
+                view._array = None
+
+    def _before_write(self, box: BoundingBox, mag: Mag) -> None:
+        """Formats that store extents (precomputed) must cover `box` before the data is written."""
+        if self.data_format == PRECOMPUTED_FORMAT and not self.bounding_box.align_with_mag(
+            mag, ceil=True
+        ).contains_bbox(box):
+
+            def grow(props: LayerProperties) -> None:
+                set_bbox_properties(props, bbox_from_properties(props).extended_by(box))
+
+            self._update(grow)
+            self._resized()
 
     def _is_foreign(self, path: Path) -> bool:
         try:
@@ -288,43 +329,76 @@ class Layer:
     def add_mag(
         self,
         mag: MagLike,
-        chunk_shape: Vec3IntLike = DEFAULT_CHUNK_SHAPE,
+        chunk_shape: Vec3IntLike | None = None,
         shard_shape: Vec3IntLike | None = None,
         compress: bool = True,
+        *,
+        encoding: str | None = None,
+        sharded: bool = False,
+        jpeg_quality: int | None = None,
     ) -> MagView:
-        """Create a new mag (folder, array header, properties entry) and return its view."""
+        """Create a new mag (storage, properties entry) and return its view.
+
+        WKW: chunk 32, shard 128 by default; `compress` means LZ4HC. Precomputed: chunk 64 by
+        default, a new scale in the layer's `info`; `compress` picks compressed_segmentation for
+        uint32/uint64 segmentation (and gzip inside shards), `encoding=` chooses explicitly (raw,
+        compressed_segmentation, jpeg, png), `sharded=True` writes sharded scales.
+        """
         self._check_writable()
         key = Mag(mag)
         if key in self.mags:
             raise MagExistsError(f"Layer {self._name!r} already has mag {key.to_layer_name()}.")
-        if self.data_format != WKW_FORMAT:
-            raise UnsupportedFormatError(f"Cannot add mags to a {self.data_format!r} layer yet.")
-        chunk = Vec3Int(chunk_shape)
-        shard = (
-            Vec3Int(shard_shape)
-            if shard_shape is not None
-            else Vec3Int(DEFAULT_SHARD_SHAPE).pairmax(chunk)
-        )
+        if self.data_format not in (WKW_FORMAT, PRECOMPUTED_FORMAT):
+            raise UnsupportedFormatError(f"Cannot add mags to a {self.data_format!r} layer.")
         path = self.path / key.to_layer_name()
         if path.exists():
             raise MagExistsError(
                 f"Cannot add mag {key.to_layer_name()} to {self._name!r}: {path} exists but is not "
                 "listed in the properties. Delete it or use Dataset.add_layer_for_existing_files."
             )
-        WKWArray.create(
-            path,
-            dtype=self.dtype,
-            num_channels=self.num_channels,
-            chunk_shape=chunk,
-            shard_shape=shard,
-            compressed=compress,
-        )
-        entry = MagViewProperties(
-            mag=key.to_list(),
-            path=f"./{self._name}/{key.to_layer_name()}",
-            cube_length=shard.x,
-            axis_order=dict(AXIS_ORDER),
-        )
+        if self.data_format == PRECOMPUTED_FORMAT:
+            chunk = Vec3Int(
+                _precomputed.DEFAULT_CHUNK_SHAPE if chunk_shape is None else chunk_shape
+            )
+            if shard_shape is not None:
+                raise InvalidArgumentError(
+                    "Precomputed shard sizes follow from the sharding spec; pass sharded=True instead."
+                )
+            scale_key = _precomputed.create_scale(
+                self,
+                key,
+                chunk_shape=chunk,
+                compress=compress,
+                encoding=encoding,
+                sharded=sharded,
+                jpeg_quality=jpeg_quality,
+            )
+            entry = MagViewProperties(mag=key.to_list(), path=f"./{self._name}/{scale_key}")
+        else:
+            if encoding is not None or sharded:
+                raise InvalidArgumentError(
+                    "encoding= and sharded= apply to precomputed layers only."
+                )
+            chunk = Vec3Int(DEFAULT_CHUNK_SHAPE if chunk_shape is None else chunk_shape)
+            shard = (
+                Vec3Int(shard_shape)
+                if shard_shape is not None
+                else Vec3Int(DEFAULT_SHARD_SHAPE).pairmax(chunk)
+            )
+            WKWArray.create(
+                path,
+                dtype=self.dtype,
+                num_channels=self.num_channels,
+                chunk_shape=chunk,
+                shard_shape=shard,
+                compressed=compress,
+            )
+            entry = MagViewProperties(
+                mag=key.to_list(),
+                path=f"./{self._name}/{key.to_layer_name()}",
+                cube_length=shard.x,
+                axis_order=dict(AXIS_ORDER),
+            )
 
         def add(props: LayerProperties) -> None:
             if any(Mag(existing.mag) == key for existing in props.mags):
@@ -335,6 +409,8 @@ class Layer:
         try:
             self._update(add)
         except BaseException:
+            if self.data_format == PRECOMPUTED_FORMAT:
+                _precomputed.remove_scale(self, key.to_layer_name())
             shutil.rmtree(path, ignore_errors=True)
             raise
         return self.get_mag(key)
@@ -351,7 +427,7 @@ class Layer:
         if key not in self.mags:
             return self.add_mag(
                 key,
-                chunk_shape=DEFAULT_CHUNK_SHAPE if chunk_shape is None else chunk_shape,
+                chunk_shape=chunk_shape,
                 shard_shape=shard_shape,
                 compress=True if compress is None else compress,
             )
@@ -390,6 +466,8 @@ class Layer:
         self._mag_views.pop(key, None)
         if view._array is not None:
             view._array.close()
+        if self.data_format == PRECOMPUTED_FORMAT and self.dataset._precomputed_root is None:
+            _precomputed.remove_scale(self, view.path.name)
         if not self._is_foreign(view.path):
             if view.path.is_symlink():
                 view.path.unlink()
@@ -409,15 +487,41 @@ class Layer:
         """Copy the voxels of another mag view (any layer or dataset) into a new mag here."""
         from ..ops.copy import copy_view_into
 
-        info = source.info
         target = self.add_mag(
             source.mag if mag is None else mag,
-            chunk_shape=info.chunk_shape if chunk_shape is None else chunk_shape,
-            shard_shape=info.shard_shape if shard_shape is None else shard_shape,
-            compress=info.compressed if compress is None else compress,
+            **self._settings_like(source, chunk_shape, shard_shape, compress),
         )
         copy_view_into(source, target, executor=executor)
         return target
+
+    def _settings_like(
+        self,
+        source: View,
+        chunk_shape: Vec3IntLike | None,
+        shard_shape: Vec3IntLike | None,
+        compress: bool | None,
+    ) -> dict[str, Any]:
+        """`add_mag` arguments that store like `source` (same format) or use this format's defaults."""
+        info = source.info
+        same_format = info.data_format == self.data_format
+        settings: dict[str, Any] = {
+            "compress": info.compressed if compress is None else compress,
+            "chunk_shape": chunk_shape
+            if chunk_shape is not None
+            else (info.chunk_shape if same_format else None),
+        }
+        if self.data_format == PRECOMPUTED_FORMAT:
+            if same_format and compress is None and isinstance(source._backend, PrecomputedArray):
+                scale = source._backend.scale
+                settings["encoding"] = scale.encoding
+                settings["sharded"] = scale.sharding is not None
+        else:
+            settings["shard_shape"] = (
+                shard_shape
+                if shard_shape is not None
+                else (info.shard_shape if same_format else None)
+            )
+        return settings
 
     # -- pyramids -------------------------------------------------------------------------------
     def downsample_mag(
@@ -465,13 +569,7 @@ class Layer:
                 )
             target = self.get_mag(target_key)
         else:
-            info = source.info
-            target = self.add_mag(
-                target_key,
-                chunk_shape=info.chunk_shape,
-                shard_shape=info.shard_shape,
-                compress=info.compressed if compress is None else compress,
-            )
+            target = self.add_mag(target_key, **self._settings_like(source, None, None, compress))
             created = True
         try:
             fill(target)

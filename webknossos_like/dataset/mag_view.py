@@ -38,7 +38,7 @@ class MagView(View):
     def _backend(self) -> ArrayBackend:
         """The mag's array, opened on first use (a missing mag folder shows up then)."""
         if self._array is None:
-            self._array = self._layer._open_backend(self._path)
+            self._array = self._layer._open_backend(self._mag, self._path)
         return self._array
 
     @property
@@ -66,7 +66,9 @@ class MagView(View):
 
     def _write_box(self, box: BoundingBox, array: np.ndarray) -> None:
         """Write anywhere in the mag; a box outside the layer grows it (saved before returning)."""
-        self._backend.write(self._in_mag(box).topleft, array)
+        target = self._in_mag(box)
+        self._layer._before_write(box, self._mag)
+        self._backend.write(target.topleft, array)
         self._layer._after_write(box, array, self._mag)
 
     def get_view(self, *args: Any, **kwargs: Any) -> View:

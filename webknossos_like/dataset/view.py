@@ -343,17 +343,32 @@ class View:
         for box in self.bounding_box.chunk(chunk_shape, chunk_border_alignments):
             yield self.get_view(absolute_bounding_box=box, read_only=read_only)
 
+    def shard_aligned_boxes(
+        self, box: BoundingBox, shape: Vec3IntLike | None = None
+    ) -> Iterator[BoundingBox]:
+        """Tile the mag-1 `box` along the storage's shard grid (chunks of `shape`, default one shard).
+
+        Boxes from different shards never share a file, so they can be written in parallel.
+        """
+        shard = self.shard_shape_mag1
+        origin = self._backend.info.grid_origin * self._mag.as_vec3_int
+        for piece in box.offset(-origin).chunk(shard if shape is None else shape, shard):
+            yield piece.offset(origin)
+
     def _work_chunks(self, chunk_shape: Vec3IntLike | None) -> list[View]:
         """Chunks for parallel work: shard-aligned so that parallel writers never share a file."""
         shard = self.shard_shape_mag1
         shape = shard if chunk_shape is None else Vec3Int(chunk_shape)
-        if not self._read_only and shape % shard != Vec3Int.zeros():
+        if shape % shard == Vec3Int.zeros():
+            boxes = self.shard_aligned_boxes(self.bounding_box, shape)
+        elif self._read_only:
+            boxes = self.bounding_box.chunk(shape)
+        else:
             raise AlignmentError(
                 f"chunk_shape {shape} must be a multiple of the shard shape {shard} (mag-1 voxels) "
                 "for writable views, so that parallel writers never touch the same file."
             )
-        alignment = shard if shape % shard == Vec3Int.zeros() else None
-        return list(self.chunk(shape, alignment))
+        return [self.get_view(absolute_bounding_box=box) for box in boxes]
 
     def for_each_chunk(
         self,

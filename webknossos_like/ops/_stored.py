@@ -4,28 +4,37 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..geometry import BoundingBox
+from ..geometry import BoundingBox, Vec3Int
 
 if TYPE_CHECKING:
     from ..dataset.view import View
 
 
+def _cells(box: BoundingBox, grid: Vec3Int) -> list[tuple[int, int, int]]:
+    low = box.topleft // grid
+    high = box.bottomright.ceildiv(grid)
+    return [
+        (x, y, z)
+        for x in range(low.x, high.x)
+        for y in range(low.y, high.y)
+        for z in range(low.z, high.z)
+    ]
+
+
 class StoredShards:
-    """The set of a view's stored shard positions, queried by mag-1 boxes."""
+    """The stored boxes of a view, bucketed on its shard grid for quick overlap queries."""
 
     def __init__(self, view: View) -> None:
         self._grid = view.shard_shape_mag1
-        self._indices = {
-            (box.topleft // self._grid).to_tuple() for box in view.get_bounding_boxes_on_disk()
-        }
+        self._buckets: dict[tuple[int, int, int], list[BoundingBox]] = {}
+        for box in view.get_bounding_boxes_on_disk():
+            for cell in _cells(box, self._grid):
+                self._buckets.setdefault(cell, []).append(box)
 
     def touches(self, box: BoundingBox) -> bool:
-        """Whether any stored shard overlaps `box`."""
-        low = box.topleft // self._grid
-        high = box.bottomright.ceildiv(self._grid)
+        """Whether any stored box overlaps `box`."""
         return any(
-            (x, y, z) in self._indices
-            for x in range(low.x, high.x)
-            for y in range(low.y, high.y)
-            for z in range(low.z, high.z)
+            not box.intersected_with(stored).is_empty()
+            for cell in _cells(box, self._grid)
+            for stored in self._buckets.get(cell, ())
         )

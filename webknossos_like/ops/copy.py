@@ -34,13 +34,12 @@ def copy_view_into(source: View, target: MagView, executor: Executor | None = No
     if not layer.bounding_box.contains_bbox(box):
         layer.bounding_box = layer.bounding_box.extended_by(box)
     stored = StoredShards(source)
-    shard = target.shard_shape_mag1
     tasks = [
         (
             source.get_view(absolute_bounding_box=chunk, read_only=True),
             target.get_view(absolute_bounding_box=chunk),
         )
-        for chunk in box.chunk(shard, shard)
+        for chunk in target.shard_aligned_boxes(box)
         if stored.touches(chunk)
     ]
     run_tasks(_copy_chunk, tasks, executor)

@@ -78,7 +78,6 @@ def _upsample_task(task: tuple[View, View]) -> None:
 def _target_tasks(source: MagView, target: MagView) -> list[tuple[View, View]]:
     """One (source, target-shard) pair per target shard where the source stores data."""
     region = source.layer.bounding_box.align_with_mag(target.mag, ceil=True)
-    shard = target.shard_shape_mag1
     stored = StoredShards(source)
     return [
         (
@@ -87,7 +86,7 @@ def _target_tasks(source: MagView, target: MagView) -> list[tuple[View, View]]:
             ),
             target.get_view(absolute_bounding_box=chunk),
         )
-        for chunk in region.chunk(shard, shard)
+        for chunk in target.shard_aligned_boxes(region)
         if stored.touches(chunk)
     ]
 

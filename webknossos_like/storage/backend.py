@@ -21,6 +21,8 @@ class ArrayInfo:
     chunk_shape: Vec3Int
     shard_shape: Vec3Int
     compressed: bool
+    # Where the storage's chunk/shard grid is anchored (precomputed: `voxel_offset`), in mag voxels.
+    grid_origin: Vec3Int = attrs.field(factory=Vec3Int.zeros)
 
     @property
     def write_alignment(self) -> Vec3Int:

@@ -161,7 +161,7 @@ class WKWArray:
         return {"path": self._path, "info": self._info}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"], info=state["info"])  # type: ignore[misc]
+        WKWArray.__init__(self, state["path"], info=state["info"])
 
     @property
     def path(self) -> Path:

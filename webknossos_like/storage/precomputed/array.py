@@ -1,0 +1,294 @@
+"""One scale of a precomputed volume behind the `ArrayBackend` protocol (read, write, list)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ...errors import (
+    DataShapeError,
+    DTypeError,
+    OutOfBoundsError,
+    StorageError,
+)
+from ...geometry import BoundingBox, Vec3Int
+from ..backend import ArrayInfo
+from .codecs import check_encoding, decode_chunk, encode_chunk
+from .info import ScaleInfo, VolumeInfo, loads_info
+from .kvstore import KVStore
+from .sharding import (
+    ShardingSpec,
+    compressed_morton_codes,
+    decode_compressed_morton_codes,
+    encode_shard,
+    group_by_shard,
+    parse_shard,
+    read_chunks,
+    shard_file_name,
+    shard_shape_in_chunks,
+)
+
+DATA_FORMAT = "neuroglancerPrecomputed"
+_CHUNK_NAME_RE = re.compile(r"^(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)$")
+_SHARD_NAME_RE = re.compile(r"^([0-9a-f]+)\.shard$")
+_ALL = (slice(None),)
+
+
+class PrecomputedArray:
+    """One scale (`key`) of the volume whose `info` lies at the root of `store`.
+
+    Coordinates are the scale's own voxel coordinates; the chunk grid is anchored at
+    `voxel_offset` and clipped at `voxel_offset + size`. Voxels outside that domain, and chunks
+    that are not stored, read as 0.
+    """
+
+    def __init__(
+        self, store: KVStore, key: str, *, info: VolumeInfo | None = None, chunk_size_index: int = 0
+    ) -> None:
+        self._store = store
+        self._key = key
+        self._chunk_size_index = chunk_size_index
+        self._volume = info if info is not None else read_info(store)
+        scale = self._volume.scale_by_key(key)
+        if scale is None:
+            raise StorageError(f"{store.url}/info has no scale with key {key!r}.")
+        self._scale = scale
+        self._dtype = np.dtype(self._volume.data_type)
+        self._encoding = check_encoding(scale.encoding, self._dtype, self._volume.num_channels)
+        if not 0 <= chunk_size_index < len(scale.chunk_sizes):
+            raise StorageError(f"Scale {key!r} has no chunk size #{chunk_size_index}.")
+        self._chunk = Vec3Int(scale.chunk_sizes[chunk_size_index])
+        self._sharding = (
+            ShardingSpec.from_json(scale.sharding) if scale.sharding is not None else None
+        )
+        self._block = (
+            tuple(scale.compressed_segmentation_block_size)
+            if scale.compressed_segmentation_block_size
+            else None
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "store": self._store,
+            "key": self._key,
+            "info": self._volume,
+            "index": self._chunk_size_index,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        PrecomputedArray.__init__(
+            self, state["store"], state["key"], info=state["info"], chunk_size_index=state["index"]
+        )
+
+    # -- description ----------------------------------------------------------------------------
+    @property
+    def scale(self) -> ScaleInfo:
+        """The `info` entry of this scale."""
+        return self._scale
+
+    @property
+    def domain(self) -> BoundingBox:
+        """`[voxel_offset, voxel_offset + size)`."""
+        return self._scale.domain
+
+    @property
+    def grid_shape(self) -> Vec3Int:
+        """Chunks per axis (at least 1, so an empty scale still has a valid sharding grid)."""
+        return Vec3Int(self._scale.size).ceildiv(self._chunk).pairmax(1)
+
+    @property
+    def info(self) -> ArrayInfo:
+        """dtype, channels, chunk shape; the shard shape is the unit of independent writes."""
+        shard = self._chunk
+        if self._sharding is not None:
+            in_chunks = shard_shape_in_chunks(self._sharding, self.grid_shape.to_tuple())
+            shard = (
+                self._chunk * Vec3Int(in_chunks)
+                if in_chunks is not None
+                else self.grid_shape * self._chunk
+            )
+        return ArrayInfo(
+            data_format=DATA_FORMAT,
+            dtype=self._dtype,
+            num_channels=self._volume.num_channels,
+            chunk_shape=self._chunk,
+            shard_shape=shard,
+            compressed=self._encoding != "raw"
+            or (self._sharding is not None and self._sharding.data_encoding == "gzip"),
+            grid_origin=self._scale.offset,
+        )
+
+    def close(self) -> None:
+        """Nothing to release: every access goes through the key-value store."""
+
+    # -- chunk geometry -------------------------------------------------------------------------
+    def _cells(self, box: BoundingBox) -> list[Vec3Int]:
+        """Grid positions of the chunks overlapping `box` (already clipped to the domain)."""
+        low = (box.topleft - self._scale.offset) // self._chunk
+        high = (box.bottomright - self._scale.offset).ceildiv(self._chunk)
+        return [
+            Vec3Int(x, y, z)
+            for z in range(low.z, high.z)
+            for y in range(low.y, high.y)
+            for x in range(low.x, high.x)
+        ]
+
+    def _cell_box(self, cell: Vec3Int) -> BoundingBox:
+        begin = self._scale.offset + cell * self._chunk
+        end = self._scale.offset + ((cell + 1) * self._chunk).pairmin(Vec3Int(self._scale.size))
+        return BoundingBox(begin, end - begin)
+
+    def _chunk_key(self, box: BoundingBox) -> str:
+        (x0, y0, z0), (x1, y1, z1) = box.topleft, box.bottomright
+        return f"{self._key}/{x0}-{x1}_{y0}-{y1}_{z0}-{z1}"
+
+    def _chunk_ids(self, cells: list[Vec3Int]) -> list[int]:
+        positions = np.array([c.to_tuple() for c in cells], dtype=np.uint64).reshape(-1, 3)
+        return [int(i) for i in compressed_morton_codes(positions, self.grid_shape.to_tuple())]
+
+    def _decode(self, raw: bytes | None, box: BoundingBox) -> np.ndarray:
+        shape = (self._volume.num_channels, *box.size)
+        if raw is None:
+            return np.zeros(shape, dtype=self._dtype, order="F")
+        return decode_chunk(raw, self._encoding, shape, self._dtype, block_size=self._block)
+
+    def _encode(self, data: np.ndarray) -> bytes:
+        return encode_chunk(
+            data,
+            self._encoding,
+            block_size=self._block,
+            jpeg_quality=self._scale.jpeg_quality if self._scale.jpeg_quality is not None else 95,
+            png_level=self._scale.png_level if self._scale.png_level is not None else 6,
+        )
+
+    def _fetch(self, cells: list[Vec3Int]) -> dict[Vec3Int, bytes | None]:
+        """Encoded bytes of each chunk (None where nothing is stored)."""
+        if self._sharding is None:
+            return {cell: self._store.get(self._chunk_key(self._cell_box(cell))) for cell in cells}
+        ids = self._chunk_ids(cells)
+        found = read_chunks(self._store.get_range, ids, self._sharding, prefix=f"{self._key}/")
+        return {cell: found[cid] for cell, cid in zip(cells, ids, strict=True)}
+
+    # -- reading --------------------------------------------------------------------------------
+    def read(self, bbox: BoundingBox) -> np.ndarray:
+        """Voxels of `bbox` as a Fortran-ordered `(c, x, y, z)` array; 0 outside stored chunks."""
+        out = np.zeros((self._volume.num_channels, *bbox.size), dtype=self._dtype, order="F")
+        inside = bbox.intersected_with(self.domain)
+        if inside.is_empty():
+            return out
+        cells = self._cells(inside)
+        for cell, raw in self._fetch(cells).items():
+            if raw is None:
+                continue
+            box = self._cell_box(cell)
+            data = self._decode(raw, box)
+            overlap = box.intersected_with(inside)
+            out[_ALL + overlap.offset(-bbox.topleft).to_slices()] = data[
+                _ALL + overlap.offset(-box.topleft).to_slices()
+            ]
+        return out
+
+    def list_written_boxes(self) -> Iterator[BoundingBox]:
+        """Boxes of stored chunks (or shards); the whole domain where the store cannot list."""
+        if not self._store.supports_listing:
+            yield self.domain
+            return
+        if self._sharding is None:
+            for key in self._store.list_prefix(f"{self._key}/"):
+                match = _CHUNK_NAME_RE.match(key.rsplit("/", 1)[-1])
+                if match:
+                    x0, x1, y0, y1, z0, z1 = (int(g) for g in match.groups())
+                    yield BoundingBox((x0, y0, z0), (x1 - x0, y1 - y0, z1 - z0))
+            return
+        in_chunks = shard_shape_in_chunks(self._sharding, self.grid_shape.to_tuple())
+        names = [key.rsplit("/", 1)[-1] for key in self._store.list_prefix(f"{self._key}/")]
+        shards = [int(m.group(1), 16) for m in map(_SHARD_NAME_RE.match, names) if m]
+        if in_chunks is None:
+            if shards:
+                yield self.domain
+            return
+        shard_voxels = self._chunk * Vec3Int(in_chunks)
+        for shard in sorted(shards):
+            first = self._first_cell_of_shard(shard, self._sharding)
+            if first is None:
+                continue
+            topleft = self._scale.offset + first * self._chunk
+            box = BoundingBox(topleft, shard_voxels).intersected_with(self.domain)
+            if not box.is_empty():
+                yield box
+
+    def _first_cell_of_shard(self, shard: int, spec: ShardingSpec) -> Vec3Int | None:
+        bits_inside = spec.preshift_bits + spec.minishard_bits
+        chunk_id = shard << bits_inside
+        cells = decode_compressed_morton_codes(
+            np.array([chunk_id], dtype=np.uint64), self.grid_shape.to_tuple()
+        )
+        cell = Vec3Int(cells[0].tolist())
+        if any(c >= g for c, g in zip(cell, self.grid_shape, strict=True)):
+            return None
+        return cell
+
+    # -- writing --------------------------------------------------------------------------------
+    def write(self, offset: Vec3Int, data: np.ndarray) -> None:
+        """Write `(c, x, y, z)` data at `offset`; partially covered chunks and shards are merged."""
+        if data.ndim != 4 or data.shape[0] != self._volume.num_channels:
+            raise DataShapeError(
+                f"Expected (c, x, y, z) data with c={self._volume.num_channels}, got shape {data.shape}."
+            )
+        if data.dtype != self._dtype:
+            raise DTypeError(
+                f"Data of dtype {data.dtype} cannot be written to a {self._dtype} scale."
+            )
+        bbox = BoundingBox(offset, data.shape[1:])
+        if not self.domain.contains_bbox(bbox):
+            raise OutOfBoundsError(
+                f"Cannot write {bbox} to scale {self._key!r} of {self._store.url}: outside its domain {self.domain}."
+            )
+        if bbox.is_empty():
+            return
+        cells = self._cells(bbox)
+        if self._sharding is None:
+            for cell in cells:
+                box = self._cell_box(cell)
+                self._store.put(
+                    self._chunk_key(box), self._encode(self._merged(box, bbox, data, None))
+                )
+            return
+        ids = self._chunk_ids(cells)
+        cell_of = dict(zip(ids, cells, strict=True))
+        for shard, shard_ids in group_by_shard(ids, self._sharding).items():
+            key = f"{self._key}/{shard_file_name(shard, self._sharding)}"
+            existing_bytes = self._store.get(key)
+            stored = parse_shard(existing_bytes, self._sharding, key=key) if existing_bytes else {}
+            for cid in shard_ids:
+                box = self._cell_box(cell_of[cid])
+                stored[cid] = self._encode(self._merged(box, bbox, data, stored.get(cid)))
+            self._store.put(key, encode_shard(stored, self._sharding))
+
+    def _merged(
+        self, box: BoundingBox, bbox: BoundingBox, data: np.ndarray, existing: bytes | None
+    ) -> np.ndarray:
+        """The new content of chunk `box`: the written part of `data`, the rest as stored."""
+        overlap = box.intersected_with(bbox)
+        source = data[_ALL + overlap.offset(-bbox.topleft).to_slices()]
+        if overlap == box:
+            return source
+        if existing is None and self._sharding is None:
+            existing = self._store.get(self._chunk_key(box))
+        chunk = self._decode(existing, box)
+        chunk[_ALL + overlap.offset(-box.topleft).to_slices()] = source
+        return chunk
+
+
+def read_info(store: KVStore) -> VolumeInfo:
+    """Load and validate `info` at the root of `store`."""
+    raw = store.get("info")
+    if raw is None:
+        raise StorageError(f"No precomputed volume at {store.url}: 'info' not found.")
+    return loads_info(raw, path=f"{store.url}/info")
+
+
+__all__ = ["DATA_FORMAT", "PrecomputedArray", "read_info"]
