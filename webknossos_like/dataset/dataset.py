@@ -24,6 +24,7 @@ from ..errors import (
 )
 from ..geometry import BoundingBox, Mag, Vec3IntLike
 from ..properties import (
+    PROPERTIES_FILE_NAME,
     BoundingBoxProperties,
     DatasetId,
     DatasetProperties,
@@ -35,7 +36,8 @@ from ..properties import (
     element_class_for,
 )
 from ..storage import WKWArray
-from ..storage.precomputed.kvstore import KVStore
+from ..storage.precomputed.kvstore import FileKVStore, KVStore, open_kvstore
+from ._bare_precomputed import InMemoryProperties, load_bare
 from ._naming import validate_layer_name
 from ._precomputed import PRECOMPUTED_FORMAT
 from .layer import AXIS_ORDER, WKW_FORMAT, Layer, SegmentationLayer
@@ -116,24 +118,51 @@ class Dataset:
     def _init_open(self, path: Path, read_only: bool) -> None:
         self._path = path
         self._read_only = read_only
-        self._properties_file = PropertiesFile(path)
+        self._properties_file: PropertiesFile | InMemoryProperties = PropertiesFile(path)
         self._properties: DatasetProperties = self._properties_file.load()
         self._layer_objects: dict[str, Layer] = {}
         # Set for a bare precomputed volume (an `info`, no properties file): its only layer's store.
         self._precomputed_root: KVStore | None = None
+        self._location = str(path)
 
     @classmethod
     def open(cls, dataset_path: str | os.PathLike[str], read_only: bool = False) -> Dataset:
-        """Open an existing dataset; `DatasetNotFoundError` if there is none at the path."""
+        """Open a dataset folder, or a bare precomputed volume (folder or URL) as a one-layer dataset.
+
+        URLs (`https://`, `precomputed://`, `gs://`) are always read-only.
+        `DatasetNotFoundError` if there is nothing to open at the path.
+        """
         dataset = cls.__new__(cls)
-        dataset._init_open(Path(dataset_path), read_only)
+        location = os.fspath(dataset_path)
+        if "://" in location and not location.startswith("file://"):
+            dataset._init_bare(
+                open_kvstore(location), location, Path(location.split("://", 1)[1]), True
+            )
+            return dataset
+        path = Path(location.removeprefix("file://"))
+        if not (path / PROPERTIES_FILE_NAME).exists() and (path / "info").is_file():
+            store = FileKVStore(path, read_only=read_only)
+            dataset._init_bare(store, str(path), path, read_only)
+            return dataset
+        dataset._init_open(path, read_only)
         return dataset
 
+    def _init_bare(self, store: KVStore, location: str, path: Path, read_only: bool) -> None:
+        self._path = path
+        self._read_only = read_only
+        self._properties_file = load_bare(store, location)
+        self._properties = self._properties_file.load()
+        self._layer_objects = {}
+        self._precomputed_root = store
+        self._location = location
+
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Dataset.open, (self._path, self._read_only))
+        return (Dataset.open, (self._location, self._read_only))
 
     def __repr__(self) -> str:
-        return f"Dataset({str(self._path)!r}, layers={list(self.layers)}, voxel_size={self.voxel_size})"
+        return (
+            f"Dataset({self._location!r}, layers={list(self.layers)}, voxel_size={self.voxel_size})"
+        )
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -160,6 +189,11 @@ class Dataset:
     def reload(self) -> None:
         """Re-read the properties file (picks up other processes' changes)."""
         self._properties = self._properties_file.load()
+
+    @property
+    def location(self) -> str:
+        """Where the dataset lives: its folder, or the URL it was opened from."""
+        return self._location
 
     @staticmethod
     def _find_layer(properties: DatasetProperties, name: str) -> LayerProperties:

@@ -373,7 +373,10 @@ class Layer:
                 sharded=sharded,
                 jpeg_quality=jpeg_quality,
             )
-            entry = MagViewProperties(mag=key.to_list(), path=f"./{self._name}/{scale_key}")
+            bare = self._dataset._precomputed_root is not None
+            entry = MagViewProperties(
+                mag=key.to_list(), path=scale_key if bare else f"./{self._name}/{scale_key}"
+            )
         else:
             if encoding is not None or sharded:
                 raise InvalidArgumentError(
