@@ -428,7 +428,9 @@ class Dataset:
         elif path.exists():
             shutil.rmtree(path)
 
-    def add_layer_like(self, other_layer: Layer, layer_name: str) -> Layer:
+    def add_layer_like(
+        self, other_layer: Layer, layer_name: str, *, data_format: str | None = None
+    ) -> Layer:
         """A new empty layer with another layer's category, dtype, channels and bounding box."""
         extra: dict[str, Any] = {}
         if isinstance(other_layer, SegmentationLayer):
@@ -438,7 +440,7 @@ class Dataset:
             other_layer.category,
             dtype=other_layer.dtype,
             num_channels=other_layer.num_channels,
-            data_format=other_layer.data_format,
+            data_format=other_layer.data_format if data_format is None else data_format,
             bounding_box=other_layer.bounding_box,
             **extra,
         )
@@ -451,11 +453,15 @@ class Dataset:
         chunk_shape: Vec3IntLike | None = None,
         shard_shape: Vec3IntLike | None = None,
         compress: bool | None = None,
+        data_format: str | None = None,
         executor: Executor | None = None,
     ) -> Layer:
-        """Copy a layer (from this or another dataset) with all its mags, shard by shard."""
+        """Copy a layer (from this or another dataset) with all its mags, shard by shard.
+
+        `data_format` converts on the way (`wkw` <-> `neuroglancerPrecomputed`).
+        """
         name = foreign_layer.name if new_layer_name is None else new_layer_name
-        layer = self.add_layer_like(foreign_layer, name)
+        layer = self.add_layer_like(foreign_layer, name, data_format=data_format)
         for mag_view in foreign_layer.mags.values():
             layer.add_mag_as_copy(
                 mag_view,

@@ -31,7 +31,7 @@ def copy_view_into(source: View, target: MagView, executor: Executor | None = No
     if box.is_empty():
         return
     layer = target.layer
-    if not layer.bounding_box.contains_bbox(box):
+    if not layer.bounding_box.align_with_mag(target.mag, ceil=True).contains_bbox(box):
         layer.bounding_box = layer.bounding_box.extended_by(box)
     stored = StoredShards(source)
     tasks = [
