@@ -243,11 +243,14 @@ def _encode_jpeg(data: npt.NDArray[Any], quality: int) -> bytes:
     return out.getvalue()
 
 
-def _open_image(encoding: str, buf: Buffer, formats: list[str]) -> Any:
-    from PIL import Image
+def _open_image(encoding: str, buf: Buffer) -> Any:
+    """Open with Pillow's plugin class directly: `Image.open` would apply its decompression-bomb
+    limit, but the image's area has to equal the chunk's anyway (checked before loading)."""
+    from PIL import JpegImagePlugin, PngImagePlugin
 
+    plugin = JpegImagePlugin.JpegImageFile if encoding == "jpeg" else PngImagePlugin.PngImageFile
     try:
-        return Image.open(io.BytesIO(buf), formats=formats)
+        return plugin(io.BytesIO(buf))
     except MemoryError:
         raise
     except Exception as exc:
@@ -255,7 +258,7 @@ def _open_image(encoding: str, buf: Buffer, formats: list[str]) -> Any:
 
 
 def _decode_jpeg(buf: Buffer, shape: tuple[int, int, int, int]) -> npt.NDArray[Any]:
-    with _open_image("jpeg", buf, ["JPEG"]) as image:
+    with _open_image("jpeg", buf) as image:
         width, height = image.size
         _check_area("jpeg", width, height, shape)
         components = {"L": 1, "RGB": 3}.get(image.mode)
@@ -308,7 +311,7 @@ def _decode_png(
         # Pillow truncates 16-bit gray+alpha, RGB and RGBA to 8 bits: decode those ourselves.
         pixels = _codec_png.decode_pixels(header, idat)
         return _from_pixels(pixels, shape)
-    with _open_image("png", raw, ["PNG"]) as image:
+    with _open_image("png", raw) as image:
         try:
             image.load()
             pixels = np.asarray(image)
