@@ -116,6 +116,17 @@ def test_mode_ties_go_to_smallest_label() -> None:
     assert downsample_data(data, Vec3Int(2), "mode")[0, 0, 0, 0] == 3
 
 
+@pytest.mark.parametrize("dtype", [np.uint64, np.int64])
+@pytest.mark.parametrize("mode", ["average", "median"])
+def test_64_bit_means_do_not_overflow(dtype: type, mode: str) -> None:
+    top = int(np.iinfo(dtype).max)
+    data = np.full((1, 2, 2, 2), top, dtype)
+    data[0, 0, 0, 0] = top - 3
+    result = int(downsample_data(data, Vec3Int(2), mode)[0, 0, 0, 0])
+    expected = (7 * top + top - 3 + 4) // 8 if mode == "average" else top
+    assert result == expected
+
+
 def test_average_rounds_half_up_exactly() -> None:
     data = np.array([0, 0, 0, 0, 255, 255, 255, 255], np.uint8).reshape(1, 2, 2, 2)
     assert downsample_data(data, Vec3Int(2), "average")[0, 0, 0, 0] == 128  # 127.5 -> 128

@@ -35,10 +35,20 @@ def _accumulator(dtype: np.dtype) -> np.dtype:
 def _average(values: list[np.ndarray]) -> np.ndarray:
     """Mean of the block; integers are rounded half up ((sum + k//2) // k), exactly."""
     dtype = values[0].dtype
+    k = len(values)
+    if dtype.kind in "iu" and dtype.itemsize == 8:
+        # Sums of 64-bit values can overflow: average quotients and remainders separately,
+        # using sum(v) = k * sum(v // k) + sum(v % k), which stays exact.
+        quotient = values[0] // k
+        remainder = values[0] % k
+        for value in values[1:]:
+            quotient += value // k
+            remainder += value % k
+        exact: np.ndarray = (quotient + (remainder + k // 2) // k).astype(dtype)
+        return exact
     total = values[0].astype(_accumulator(dtype))
     for value in values[1:]:
         total += value
-    k = len(values)
     if dtype.kind == "f":
         return (total / k).astype(dtype)
     return ((total + k // 2) // k).astype(dtype)
@@ -128,6 +138,10 @@ def _median(values: list[np.ndarray]) -> np.ndarray:
     low, high = ordered[k // 2 - 1], ordered[k // 2]
     if dtype.kind == "f":
         result = ((low.astype(np.float64) + high) / 2).astype(dtype)
+        return result
+    if dtype.itemsize == 8:
+        # (low + high + 1) // 2 without the 64-bit overflow of low + high.
+        result = (low // 2 + high // 2 + (low % 2 + high % 2 + 1) // 2).astype(dtype)
         return result
     acc = _accumulator(dtype)
     result = ((low.astype(acc) + high.astype(acc) + 1) // 2).astype(dtype)
