@@ -1,5 +1,5 @@
 """Builders for the executors users pass as `executor=` (`wkl.executors.threads(2)` ...)."""
 
-from .parallel import processes, threads
+from .parallel import dask, processes, set_progress, threads
 
-__all__ = ["processes", "threads"]
+__all__ = ["dask", "processes", "set_progress", "threads"]

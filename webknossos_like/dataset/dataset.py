@@ -545,6 +545,43 @@ class Dataset:
         self._update(register)
         return layer
 
+    def copy_dataset(
+        self,
+        new_dataset_path: str | os.PathLike[str],
+        *,
+        data_format: str | None = None,
+        chunk_shape: Vec3IntLike | None = None,
+        shard_shape: Vec3IntLike | None = None,
+        compress: bool | None = None,
+        voxel_size: tuple[float, float, float] | None = None,
+        layers_to_ignore: list[str] | None = None,
+        exist_ok: bool = False,
+        executor: Executor | None = None,
+    ) -> Dataset:
+        """Copy every layer and mag to a new dataset, converting the format if asked.
+
+        Chunk-parallel with any executor; verify with `content_is_equal` or `wkl check SRC DST`.
+        """
+        target = Dataset(
+            new_dataset_path,
+            voxel_size=self.voxel_size if voxel_size is None else voxel_size,
+            voxel_size_unit=self.voxel_size_unit,
+            name=self.name,
+            exist_ok=exist_ok,
+        )
+        for layer in self.layers.values():
+            if layers_to_ignore and layer.name in layers_to_ignore:
+                continue
+            target.add_layer_as_copy(
+                layer,
+                chunk_shape=chunk_shape,
+                shard_shape=shard_shape,
+                compress=compress,
+                data_format=data_format,
+                executor=executor,
+            )
+        return target
+
     def downsample(
         self,
         coarsest_mag: Any = None,

@@ -107,7 +107,10 @@ class MagView(View):
         )
         try:
             run_tasks(
-                _copy_box, [(source, target, box) for box in source.list_written_boxes()], executor
+                _copy_box,
+                [(source, target, box) for box in source.list_written_boxes()],
+                executor,
+                desc=f"Compressing mag {self.name}",
             )
             if target_path is not None:
                 os.replace(scratch, Path(target_path))

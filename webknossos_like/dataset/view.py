@@ -375,22 +375,31 @@ class View:
         func_per_chunk: Callable[[tuple[View, int]], None],
         chunk_shape: Vec3IntLike | None = None,
         executor: Executor | None = None,
+        progress_desc: str | None = None,
     ) -> None:
         """Call `func_per_chunk((chunk_view, index))` for every shard-aligned chunk.
 
         Sequential in this process unless an executor is passed (then the function must pickle).
         """
         chunks = self._work_chunks(chunk_shape)
-        run_tasks(func_per_chunk, list(zip(chunks, range(len(chunks)), strict=True)), executor)
+        run_tasks(
+            func_per_chunk,
+            list(zip(chunks, range(len(chunks)), strict=True)),
+            executor,
+            desc=progress_desc,
+        )
 
     def map_chunk(
         self,
         func_per_chunk: Callable[[View], R],
         chunk_shape: Vec3IntLike | None = None,
         executor: Executor | None = None,
+        progress_desc: str | None = None,
     ) -> list[R]:
         """Return `[func_per_chunk(chunk_view) for each chunk]`; sequential without an executor."""
-        return run_tasks(func_per_chunk, self._work_chunks(chunk_shape), executor)
+        return run_tasks(
+            func_per_chunk, self._work_chunks(chunk_shape), executor, desc=progress_desc
+        )
 
     def content_is_equal(
         self,
@@ -425,7 +434,7 @@ class View:
             )
             for chunk in mine.chunk(shape, self.shard_shape_mag1)
         ]
-        return all(run_tasks(_chunks_equal, pairs, executor))
+        return all(run_tasks(_chunks_equal, pairs, executor, desc="Comparing"))
 
     def get_bounding_boxes_on_disk(self) -> Iterator[BoundingBox]:
         """Mag-1 boxes of the stored shards that overlap this view, clipped to it."""

@@ -42,7 +42,7 @@ def copy_view_into(source: View, target: MagView, executor: Executor | None = No
         for chunk in target.shard_aligned_boxes(box)
         if stored.touches(chunk)
     ]
-    run_tasks(_copy_chunk, tasks, executor)
+    run_tasks(_copy_chunk, tasks, executor, desc=f"Copying mag {target.mag.to_layer_name()}")
 
 
 def _copy_chunk(task: tuple[View, View]) -> None:

@@ -97,9 +97,16 @@ def downsample_into(
     """Compute `target` (coarser) from `source`, one target shard per task."""
     limit = source.layer.bounding_box
     tasks = [(s, t, mode, limit) for s, t in _target_tasks(source, target)]
-    run_tasks(_downsample_task, tasks, executor)
+    run_tasks(
+        _downsample_task, tasks, executor, desc=f"Downsampling to mag {target.mag.to_layer_name()}"
+    )
 
 
 def upsample_into(source: MagView, target: MagView, executor: Executor | None = None) -> None:
     """Compute `target` (finer) from `source` by nearest-neighbour repetition, per target shard."""
-    run_tasks(_upsample_task, _target_tasks(source, target), executor)
+    run_tasks(
+        _upsample_task,
+        _target_tasks(source, target),
+        executor,
+        desc=f"Upsampling to mag {target.mag.to_layer_name()}",
+    )
