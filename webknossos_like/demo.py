@@ -1,9 +1,10 @@
-"""The main job on the built-in sample data: build a WKW dataset and its pyramid, check, summarise."""
+"""The main job on the built-in sample data: WKW dataset, pyramid, precomputed copy, checks, summary."""
 
 from __future__ import annotations
 
 import shutil
 import time
+from concurrent.futures import Executor
 from pathlib import Path
 
 import numpy as np
@@ -15,68 +16,100 @@ from .sample_data import DEFAULT_SHAPE, make_sample
 
 VOXEL_SIZE = (11.24, 11.24, 25.0)
 OFFSET = Vec3Int(64, 32, 0)
+PRECOMPUTED = "neuroglancerPrecomputed"
 
 
 def _prepare(folder: Path) -> None:
     """Remove a previous demo output (only if it is one of ours) so the demo can run again."""
     if not folder.exists():
         return
-    if (folder / "datasource-properties.json").exists():
+    ours = (folder / "wkw" / "datasource-properties.json").exists() or (folder / "datasource-properties.json").exists()
+    if ours:
         shutil.rmtree(folder)
     elif any(folder.iterdir()):
-        raise DatasetExistsError(f"{folder} exists and is not a dataset; choose another folder.")
+        raise DatasetExistsError(f"{folder} exists and is not a demo output; choose another folder.")
 
 
 def _disk_usage(path: Path) -> int:
     return sum(f.stat().st_blocks * 512 for f in path.rglob("*") if f.is_file())
 
 
+def _write_thumbnails(dataset: Dataset, folder: Path) -> list[Path]:
+    """One PNG of the middle z slice per layer and mag."""
+    from .notebook.thumbnail import to_png
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for layer in dataset.layers.values():
+        for mag, view in layer.mags.items():
+            path = folder / f"{layer.name}_{mag.to_layer_name()}.png"
+            to_png(view, path)
+            written.append(path)
+    return written
+
+
 def run_demo(
-    folder: str | Path = "demo_output/sample_dataset", shape: tuple[int, int, int] = DEFAULT_SHAPE
+    folder: str | Path = "demo_output",
+    shape: tuple[int, int, int] = DEFAULT_SHAPE,
+    executor: Executor | None = None,
 ) -> Dataset:
-    """Create the sample dataset as WKW in `folder`, verify it and print a summary table."""
+    """Build the sample dataset in `folder`/wkw, its pyramid, a precomputed copy in `folder`/precomputed,
+    verify both, write thumbnails to `folder`/thumbnails and print a summary table."""
     target = Path(folder)
     _prepare(target)
+    timings: dict[str, float] = {}
     started = time.perf_counter()
     image, segmentation = make_sample(shape)
-    made = time.perf_counter()
+    timings["sample data"] = time.perf_counter() - started
 
-    dataset = Dataset(target, voxel_size=VOXEL_SIZE, name="sample_dataset")
+    step = time.perf_counter()
+    dataset = Dataset(target / "wkw", voxel_size=VOXEL_SIZE, name="sample_dataset")
     color = dataset.add_layer("color", COLOR_CATEGORY, dtype="uint8")
     color.add_mag(1, compress=True).write(image, absolute_offset=OFFSET)
     labels = dataset.add_layer("segmentation", SEGMENTATION_CATEGORY, dtype="uint32")
     labels.add_mag(1, compress=True).write(segmentation, absolute_offset=OFFSET)
-    written = time.perf_counter()
-    dataset.downsample()  # anisotropic pyramid: average for color, mode for labels
-    downsampled = time.perf_counter()
+    timings["write WKW"] = time.perf_counter() - step
 
-    reopened = Dataset.open(target, read_only=True)
-    same_image = np.array_equal(reopened.get_layer("color").get_mag(1).read()[0], image)
-    same_labels = np.array_equal(
-        reopened.get_layer("segmentation").get_mag(1).read()[0], segmentation
-    )
-    checked = time.perf_counter()
-    if not (same_image and same_labels):
+    step = time.perf_counter()
+    dataset.downsample(executor=executor)  # anisotropic pyramid: average for color, mode for labels
+    timings["pyramid"] = time.perf_counter() - step
+
+    step = time.perf_counter()
+    converted = dataset.copy_dataset(target / "precomputed", data_format=PRECOMPUTED, executor=executor)
+    timings["to precomputed"] = time.perf_counter() - step
+
+    step = time.perf_counter()
+    wkw = Dataset.open(target / "wkw", read_only=True)
+    pre = Dataset.open(target / "precomputed", read_only=True)
+    if not np.array_equal(wkw.get_layer("color").get_mag(1).read()[0], image) or not np.array_equal(
+        pre.get_layer("segmentation").get_mag(1).read()[0], segmentation
+    ):
         raise RuntimeError("The sample data did not read back identically.")
+    for layer in wkw.layers.values():
+        for mag, view in layer.mags.items():
+            if not view.content_is_equal(pre.get_layer(layer.name).get_mag(mag), executor=executor):
+                raise RuntimeError(f"WKW and precomputed differ in {layer.name} mag {mag.to_layer_name()}.")
+    timings["read + verify"] = time.perf_counter() - step
 
-    print(f"Sample dataset at {target.resolve()}")
-    print(f"  voxel size {dataset.voxel_size} {dataset.voxel_size_unit}")
-    print(
-        f"  {'layer':<14}{'category':<14}{'dtype':<8}{'mags':<16}{'bounding box':<44}{'on disk':>10}"
-    )
-    for layer in reopened.layers.values():
-        box = layer.bounding_box
-        mags = ",".join(m.to_layer_name() for m in layer.mags)
-        size_mib = _disk_usage(layer.path) / 2**20
-        print(
-            f"  {layer.name:<14}{layer.category:<14}{layer.dtype!s:<8}{mags:<16}"
-            f"{f'{box.topleft.to_tuple()} + {box.size.to_tuple()}':<44}{size_mib:>8.1f} MiB"
-        )
-    largest = reopened.get_segmentation_layer("segmentation").largest_segment_id
+    step = time.perf_counter()
+    thumbnails = _write_thumbnails(wkw, target / "thumbnails")
+    timings["thumbnails"] = time.perf_counter() - step
+
+    print(f"Sample dataset at {target.resolve()}  (voxel size {dataset.voxel_size} {dataset.voxel_size_unit})")
+    header = f"  {'layer':<14}{'format':<26}{'dtype':<8}{'mags':<18}{'bounding box':<36}{'on disk':>10}"
+    print(header)
+    for source in (wkw, pre):
+        for layer in source.layers.values():
+            box = layer.bounding_box
+            mags = ",".join(m.to_layer_name() for m in layer.mags)
+            size_mib = _disk_usage(layer.path) / 2**20
+            print(
+                f"  {layer.name:<14}{layer.data_format:<26}{layer.dtype!s:<8}{mags:<18}"
+                f"{f'{box.topleft.to_tuple()}+{box.size.to_tuple()}':<36}{size_mib:>6.1f} MiB"
+            )
+    largest = pre.get_segmentation_layer("segmentation").largest_segment_id
     print(f"  segments: {len(np.unique(segmentation))} labels, largest id {largest}")
-    print(
-        f"  timings: sample {made - started:.2f} s, write {written - made:.2f} s, "
-        f"pyramid {downsampled - written:.2f} s, read+verify {checked - downsampled:.2f} s; "
-        "read back identical: yes"
-    )
-    return reopened
+    print("  " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in timings.items()))
+    print(f"  thumbnails: {len(thumbnails)} PNGs in {(target / 'thumbnails').resolve()}")
+    print("  WKW and precomputed read back identical: yes")
+    return converted
