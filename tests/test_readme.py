@@ -38,19 +38,26 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert "make demo" in head and "make test" in head
 
 
-def test_demo_builds_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_builds_both_formats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "demo"
     assert main(["demo", str(target)]) == 0
     out = capsys.readouterr().out
-    assert "read back identical: yes" in out
-    ds = Dataset.open(target)
-    seg = ds.get_segmentation_layer("segmentation")
+    assert "WKW and precomputed read back identical: yes" in out
+    wkw = Dataset.open(target / "wkw")
+    pre = Dataset.open(target / "precomputed")
+    seg = wkw.get_segmentation_layer("segmentation")
     labels = seg.get_mag(1).read()[0]
     assert len(np.unique(labels)) > 1000
     assert seg.largest_segment_id == int(labels.max())
-    assert ds.get_layer("color").bounding_box == seg.bounding_box
     assert [m.to_layer_name() for m in seg.mags] == ["1", "2-2-1", "4-4-2"]
-    assert list(ds.get_layer("color").mags) == list(seg.mags)
+    assert pre.get_layer("segmentation").data_format == "neuroglancerPrecomputed"
+    assert list(pre.get_layer("color").mags) == list(wkw.get_layer("color").mags)
+    thumbnails = sorted(p.name for p in (target / "thumbnails").glob("*.png"))
+    assert thumbnails == sorted(
+        f"{layer}_{mag}.png"
+        for layer in ("color", "segmentation")
+        for mag in ("1", "2-2-1", "4-4-2")
+    )
     # running it again replaces the previous output instead of failing
     assert main(["demo", str(target)]) == 0
 
