@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
+import urllib.parse
 import re
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ..errors import StorageError
 from ..geometry import Mag
 from ..properties import (
     BoundingBoxProperties,
@@ -56,7 +56,7 @@ class InMemoryProperties:
 
 
 def _layer_name(location: str) -> str:
-    tail = location.rstrip("/").rsplit("/", 1)[-1]
+    tail = urllib.parse.unquote(location.rstrip("/").rsplit("/", 1)[-1])
     name = re.sub(r"[^A-Za-z0-9_.\-]", "_", tail).lstrip(".")
     return name or "layer"
 
@@ -113,8 +113,5 @@ def properties_from_info(info: VolumeInfo, location: str) -> DatasetProperties:
 
 def load_bare(store: KVStore, location: str) -> InMemoryProperties:
     """Read the volume's `info` and build its in-memory properties."""
-    try:
-        info = read_info(store)
-    except StorageError:
-        raise
+    info = read_info(store)
     return InMemoryProperties(properties_from_info(info, location), location)

@@ -36,7 +36,7 @@ from ..properties import (
     element_class_for,
 )
 from ..storage import WKWArray
-from ..storage.precomputed.kvstore import FileKVStore, KVStore, open_kvstore
+from ..storage.precomputed.kvstore import FileKVStore, KVStore, file_url_to_path, open_kvstore
 from ._bare_precomputed import InMemoryProperties, load_bare
 from ._naming import validate_layer_name
 from ._precomputed import PRECOMPUTED_FORMAT
@@ -133,13 +133,13 @@ class Dataset:
         `DatasetNotFoundError` if there is nothing to open at the path.
         """
         dataset = cls.__new__(cls)
-        location = os.fspath(dataset_path)
+        location = os.fspath(dataset_path).removeprefix("precomputed://")
         if "://" in location and not location.startswith("file://"):
             dataset._init_bare(
                 open_kvstore(location), location, Path(location.split("://", 1)[1]), True
             )
             return dataset
-        path = Path(location.removeprefix("file://"))
+        path = Path(file_url_to_path(location)) if location.startswith("file://") else Path(location)
         if not (path / PROPERTIES_FILE_NAME).exists() and (path / "info").is_file():
             store = FileKVStore(path, read_only=read_only)
             dataset._init_bare(store, str(path), path, read_only)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import (
+    DatasetNotFoundError,
     DataShapeError,
     DTypeError,
     OutOfBoundsError,
@@ -33,6 +34,7 @@ from .sharding import (
 
 DATA_FORMAT = "neuroglancerPrecomputed"
 _CHUNK_NAME_RE = re.compile(r"^(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)$")
+_NESTED_NAME_RE = re.compile(r"^(-?\d+)-(-?\d+)/(-?\d+)-(-?\d+)/(-?\d+)-(-?\d+)$")
 _SHARD_NAME_RE = re.compile(r"^([0-9a-f]+)\.shard$")
 _ALL = (slice(None),)
 
@@ -64,6 +66,8 @@ class PrecomputedArray:
         self._sharding = (
             ShardingSpec.from_json(scale.sharding) if scale.sharding is not None else None
         )
+        # Unsharded chunk layout: None until a chunk was found flat (False) or nested (True).
+        self._nested: bool | None = None
         self._block = (
             tuple(scale.compressed_segmentation_block_size)
             if scale.compressed_segmentation_block_size
@@ -164,10 +168,23 @@ class PrecomputedArray:
             png_level=self._scale.png_level if self._scale.png_level is not None else 6,
         )
 
+    def _get_unsharded(self, box: BoundingBox) -> bytes | None:
+        """One chunk from the flat layout, or from neuroglancer-scripts' nested one if that is used."""
+        if self._nested is not True:
+            raw = self._store.get(self._chunk_key(box))
+            if raw is not None or self._nested is False:
+                self._nested = False if raw is not None else self._nested
+                return raw
+        (x0, y0, z0), (x1, y1, z1) = box.topleft, box.bottomright
+        raw = self._store.get(f"{self._key}/{x0}-{x1}/{y0}-{y1}/{z0}-{z1}")
+        if raw is not None:
+            self._nested = True
+        return raw
+
     def _fetch(self, cells: list[Vec3Int]) -> dict[Vec3Int, bytes | None]:
         """Encoded bytes of each chunk (None where nothing is stored)."""
         if self._sharding is None:
-            return {cell: self._store.get(self._chunk_key(self._cell_box(cell))) for cell in cells}
+            return {cell: self._get_unsharded(self._cell_box(cell)) for cell in cells}
         ids = self._chunk_ids(cells)
         found = read_chunks(self._store.get_range, ids, self._sharding, prefix=f"{self._key}/")
         return {cell: found[cid] for cell, cid in zip(cells, ids, strict=True)}
@@ -198,7 +215,8 @@ class PrecomputedArray:
             return
         if self._sharding is None:
             for key in self._store.list_prefix(f"{self._key}/"):
-                match = _CHUNK_NAME_RE.match(key.rsplit("/", 1)[-1])
+                relative = key[len(self._key) + 1 :]
+                match = _CHUNK_NAME_RE.match(relative) or _NESTED_NAME_RE.match(relative)
                 if match:
                     x0, x1, y0, y1, z0, z1 = (int(g) for g in match.groups())
                     yield BoundingBox((x0, y0, z0), (x1 - x0, y1 - y0, z1 - z0))
@@ -287,7 +305,7 @@ def read_info(store: KVStore) -> VolumeInfo:
     """Load and validate `info` at the root of `store`."""
     raw = store.get("info")
     if raw is None:
-        raise StorageError(f"No precomputed volume at {store.url}: 'info' not found.")
+        raise DatasetNotFoundError(f"No precomputed volume at {store.url}: 'info' not found.")
     return loads_info(raw, path=f"{store.url}/info")
 
 

@@ -784,6 +784,14 @@ class MemoryKVStore:
 # --------------------------------------------------------------------------------------------
 
 
+def file_url_to_path(url: str) -> str:
+    """The local path of a `file://` URL (percent-escapes decoded; `localhost` allowed)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise InvalidArgumentError(f"{url}: file URLs on other hosts are not supported")
+    return urllib.request.url2pathname(parts.path)
+
+
 def open_kvstore(path_or_url: str | os.PathLike[str], **kwargs: Any) -> KVStore:
     """A store for a local path, `file://`, `http(s)://`, `precomputed://`, `gs://`, `s3://`
     or `memory://` (a new empty store); `kwargs` go to the store's constructor."""
@@ -799,10 +807,7 @@ def open_kvstore(path_or_url: str | os.PathLike[str], **kwargs: Any) -> KVStore:
         rest = text[len("memory://") :].strip("/")
         return store.child(rest) if rest else store
     if scheme == "file":
-        parts = urllib.parse.urlsplit(text)
-        if parts.netloc not in ("", "localhost"):
-            raise InvalidArgumentError(f"{text}: file URLs on other hosts are not supported")
-        return FileKVStore(urllib.request.url2pathname(parts.path), **kwargs)
+        return FileKVStore(file_url_to_path(text), **kwargs)
     if scheme:
         raise InvalidArgumentError(
             f"{text}: unsupported URL scheme {scheme!r} (use a path, file://, http(s)://, "
