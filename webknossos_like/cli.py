@@ -173,6 +173,18 @@ def _add_parallel_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _cmd_serve(args: argparse.Namespace) -> None:
+    from .serve.commands import run_serve
+
+    run_serve(args)
+
+
+def _cmd_view(args: argparse.Namespace) -> None:
+    from .serve.commands import run_view
+
+    run_view(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `wkl` (exposed for tests and docs)."""
     from . import __version__
@@ -202,6 +214,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     info.add_argument("path", help="Dataset folder, precomputed folder or URL.")
     info.set_defaults(func=_cmd_info)
+    from .serve.commands import add_arguments as _add_serve_arguments
+
+    serve = commands.add_parser(
+        "serve", help="Serve every layer as Neuroglancer precomputed over HTTP (read-only)."
+    )
+    _add_serve_arguments(serve, viewer=False)
+    serve.set_defaults(func=_cmd_serve)
+    view = commands.add_parser(
+        "view", help="Serve the dataset and the Neuroglancer viewer; print the viewer URL."
+    )
+    _add_serve_arguments(view, viewer=True)
+    view.set_defaults(func=_cmd_view)
 
     convert = commands.add_parser("convert", help="Copy a dataset, converting WKW <-> precomputed.")
     convert.add_argument("source", help="Dataset folder, precomputed folder or URL.")

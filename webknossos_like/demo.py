@@ -23,11 +23,15 @@ def _prepare(folder: Path) -> None:
     """Remove a previous demo output (only if it is one of ours) so the demo can run again."""
     if not folder.exists():
         return
-    ours = (folder / "wkw" / "datasource-properties.json").exists() or (folder / "datasource-properties.json").exists()
+    ours = (folder / "wkw" / "datasource-properties.json").exists() or (
+        folder / "datasource-properties.json"
+    ).exists()
     if ours:
         shutil.rmtree(folder)
     elif any(folder.iterdir()):
-        raise DatasetExistsError(f"{folder} exists and is not a demo output; choose another folder.")
+        raise DatasetExistsError(
+            f"{folder} exists and is not a demo output; choose another folder."
+        )
 
 
 def _disk_usage(path: Path) -> int:
@@ -75,7 +79,9 @@ def run_demo(
     timings["pyramid"] = time.perf_counter() - step
 
     step = time.perf_counter()
-    converted = dataset.copy_dataset(target / "precomputed", data_format=PRECOMPUTED, executor=executor)
+    converted = dataset.copy_dataset(
+        target / "precomputed", data_format=PRECOMPUTED, executor=executor
+    )
     timings["to precomputed"] = time.perf_counter() - step
 
     step = time.perf_counter()
@@ -88,15 +94,21 @@ def run_demo(
     for layer in wkw.layers.values():
         for mag, view in layer.mags.items():
             if not view.content_is_equal(pre.get_layer(layer.name).get_mag(mag), executor=executor):
-                raise RuntimeError(f"WKW and precomputed differ in {layer.name} mag {mag.to_layer_name()}.")
+                raise RuntimeError(
+                    f"WKW and precomputed differ in {layer.name} mag {mag.to_layer_name()}."
+                )
     timings["read + verify"] = time.perf_counter() - step
 
     step = time.perf_counter()
     thumbnails = _write_thumbnails(wkw, target / "thumbnails")
     timings["thumbnails"] = time.perf_counter() - step
 
-    print(f"Sample dataset at {target.resolve()}  (voxel size {dataset.voxel_size} {dataset.voxel_size_unit})")
-    header = f"  {'layer':<14}{'format':<26}{'dtype':<8}{'mags':<18}{'bounding box':<36}{'on disk':>10}"
+    print(
+        f"Sample dataset at {target.resolve()}  (voxel size {dataset.voxel_size} {dataset.voxel_size_unit})"
+    )
+    header = (
+        f"  {'layer':<14}{'format':<26}{'dtype':<8}{'mags':<18}{'bounding box':<36}{'on disk':>10}"
+    )
     print(header)
     for source in (wkw, pre):
         for layer in source.layers.values():

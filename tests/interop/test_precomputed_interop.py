@@ -43,7 +43,6 @@ from webknossos_like import Dataset
 from webknossos_like.errors import (
     DatasetNotFoundError,
     ReadOnlyError,
-    StorageError,
     WebknossosLikeError,
 )
 

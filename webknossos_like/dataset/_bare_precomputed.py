@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import copy
-import urllib.parse
 import re
 import threading
+import urllib.parse
 from collections.abc import Callable
 from typing import Any, TypeVar
 

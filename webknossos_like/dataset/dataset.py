@@ -139,7 +139,9 @@ class Dataset:
                 open_kvstore(location), location, Path(location.split("://", 1)[1]), True
             )
             return dataset
-        path = Path(file_url_to_path(location)) if location.startswith("file://") else Path(location)
+        path = (
+            Path(file_url_to_path(location)) if location.startswith("file://") else Path(location)
+        )
         if not (path / PROPERTIES_FILE_NAME).exists() and (path / "info").is_file():
             store = FileKVStore(path, read_only=read_only)
             dataset._init_bare(store, str(path), path, read_only)

@@ -98,10 +98,7 @@ def _rows(pairs: Iterable[tuple[str, str]]) -> str:
 
 def _title(kind: str, name: str | None = None) -> str:
     suffix = f" {_e(name)}" if name is not None else ""
-    return (
-        f'<tr><th colspan="2" style="text-align:left">'
-        f"<b>{_e(kind)}</b>{suffix}</th></tr>"
-    )
+    return f'<tr><th colspan="2" style="text-align:left"><b>{_e(kind)}</b>{suffix}</th></tr>'
 
 
 def _key_value_table(kind: str, name: str | None, pairs: Iterable[tuple[str, str]]) -> str:

@@ -1,0 +1,30 @@
+"""Serve datasets as Neuroglancer precomputed over HTTP (`wkl serve`) and show them (`wkl view`)."""
+
+from .routes import Request, Response, Router
+from .server import (
+    RequestRecord,
+    ServeError,
+    ServerHandle,
+    running_servers,
+    serve_dataset,
+    stop_all,
+    view_dataset,
+)
+from .viewer import ViewerNotAvailableError, client_dir, viewer_state, viewer_url
+
+__all__ = [
+    "Request",
+    "RequestRecord",
+    "Response",
+    "ServeError",
+    "Router",
+    "ServerHandle",
+    "ViewerNotAvailableError",
+    "client_dir",
+    "running_servers",
+    "serve_dataset",
+    "stop_all",
+    "view_dataset",
+    "viewer_state",
+    "viewer_url",
+]
