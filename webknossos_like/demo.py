@@ -40,14 +40,12 @@ def _disk_usage(path: Path) -> int:
 
 def _write_thumbnails(dataset: Dataset, folder: Path) -> list[Path]:
     """One PNG of the middle z slice per layer and mag."""
-    from .notebook.thumbnail import to_png
-
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for layer in dataset.layers.values():
         for mag, view in layer.mags.items():
             path = folder / f"{layer.name}_{mag.to_layer_name()}.png"
-            to_png(view, path)
+            view.to_png(path)
             written.append(path)
     return written
 

@@ -166,6 +166,12 @@ class Dataset:
             f"Dataset({self._location!r}, layers={list(self.layers)}, voxel_size={self.voxel_size})"
         )
 
+    def _repr_html_(self) -> str:
+        """A table of the dataset for Jupyter (`webknossos_like.notebook.dataset_html`)."""
+        from ..notebook.html import dataset_html
+
+        return dataset_html(self)
+
     def __eq__(self, other: object) -> bool:
         return (
             isinstance(other, Dataset)

@@ -198,6 +198,12 @@ class Layer:
             f"mags=[{', '.join(m.to_layer_name() for m in self.mags)}])"
         )
 
+    def _repr_html_(self) -> str:
+        """A table of the layer for Jupyter (`webknossos_like.notebook.layer_html`)."""
+        from ..notebook.html import layer_html
+
+        return layer_html(self)
+
     # -- bookkeeping after writes ---------------------------------------------------------------
     def _after_write(self, box: BoundingBox, array: np.ndarray, mag: Mag) -> None:
         """Save the metadata a write (to `box`, mag-1, in `mag`) changed, in one merged update."""

@@ -23,6 +23,10 @@ from ..storage import ArrayBackend, ArrayInfo
 from ._indexing import parse_index
 
 if TYPE_CHECKING:
+    import os
+
+    from PIL import Image
+
     from .buffered import BufferedSliceReader, BufferedSliceWriter
 
 R = TypeVar("R")
@@ -94,6 +98,31 @@ class View:
         return (
             f"View(mag={self._mag}, bounding_box={self.bounding_box}, read_only={self._read_only})"
         )
+
+    def _repr_html_(self) -> str:
+        """A table of the view for Jupyter (`webknossos_like.notebook.view_html`)."""
+        from ..notebook.html import view_html
+
+        return view_html(self)
+
+    def thumbnail(self, axis: str = "z", index: int | None = None, **options: Any) -> Image.Image:
+        """One slice as a PIL image (middle slice by default; contrast-normalised for color,
+        a stable colour per label for segmentation); options: see `webknossos_like.notebook`."""
+        from ..notebook.thumbnail import thumbnail
+
+        return thumbnail(self, axis, index, **options)
+
+    def to_png(
+        self,
+        path: str | os.PathLike[str],
+        axis: str = "z",
+        index: int | None = None,
+        **options: Any,
+    ) -> None:
+        """Write `thumbnail(axis, index, **options)` to `path` as a PNG file."""
+        from ..notebook.thumbnail import to_png
+
+        to_png(self, path, axis, index, **options)
 
     # -- locating regions -----------------------------------------------------------------------
     def _resolve(

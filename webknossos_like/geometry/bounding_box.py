@@ -64,6 +64,12 @@ class BoundingBox:
         """Return the exclusive end corner, topleft + size."""
         return self.topleft + self.size
 
+    def _repr_html_(self) -> str:
+        """A table for Jupyter (`webknossos_like.notebook.bbox_html`)."""
+        from webknossos_like.notebook.html import bbox_html
+
+        return bbox_html(self)
+
     def __repr__(self) -> str:
         """Return e.g. "BoundingBox(topleft=(0, 0, 0), size=(10, 10, 10))"."""
         return f"BoundingBox(topleft={self.topleft.to_tuple()}, size={self.size.to_tuple()})"

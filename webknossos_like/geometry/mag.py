@@ -123,6 +123,12 @@ class Mag:
         """Iterate over x, y, z so that `tuple(mag)` and unpacking work."""
         return iter(self._vec)
 
+    def _repr_html_(self) -> str:
+        """A table for Jupyter (`webknossos_like.notebook.mag_html`)."""
+        from webknossos_like.notebook.html import mag_html
+
+        return mag_html(self)
+
     def __repr__(self) -> str:
         """Return e.g. "Mag(2-2-1)" (or "Mag(2)" for a uniform mag)."""
         return f"Mag({self.to_layer_name()})"

@@ -367,7 +367,8 @@ def view_html(view: View) -> str:
     if isinstance(path, Path) and layer is not None and not _is_url(layer.dataset.location):
         pairs.append(("path", _e(path)))
     pairs.append(("read-only", "yes" if view.read_only else "no"))
-    return f'<div class="wkl-repr">{_key_value_table(kind, None, pairs)}</div>'
+    title = f"{layer.name} / {mag.to_layer_name()}" if layer is not None else None
+    return f'<div class="wkl-repr">{_key_value_table(kind, title, pairs)}</div>'
 
 
 def bbox_html(bbox: BoundingBox) -> str:

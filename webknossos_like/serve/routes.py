@@ -143,6 +143,14 @@ class NotFound(Exception):
     """Nothing to serve at this path (404); also used for paths that try to leave the dataset."""
 
 
+class Forbidden(Exception):
+    """The path exists but resolves outside the dataset (403)."""
+
+
+class ServerFault(Exception):
+    """A server-side problem worth a 500 with a short message."""
+
+
 def split_path(target: str) -> tuple[list[str], bool]:
     """The %-decoded path segments of a request target, and whether it ended with `/`.
 
@@ -439,10 +447,6 @@ class PassthroughLayer:
         return _bytes_response(data, request, content_type, parts[-1])
 
 
-class Forbidden(Exception):
-    """The path exists but resolves outside the dataset (403)."""
-
-
 def _range_response(
     request: Request,
     size: int,
@@ -502,10 +506,6 @@ def _gzip_file_response(raw: bytes, request: Request, content_type: str) -> Resp
     except (OSError, EOFError) as exc:
         raise ServerFault("a stored .gz file is corrupt") from exc
     return _bytes_response(data, request, content_type, "")
-
-
-class ServerFault(Exception):
-    """A server-side problem worth a 500 with a short message."""
 
 
 # --------------------------------------------------------------------------------------------
