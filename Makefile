@@ -30,6 +30,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy webknossos_like
 
 test: lint
+	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || echo "chromium could not be installed: the browser test will say so"
 	$(BIN)/python -m pytest
 
 docs: $(VENV)/.installed-test

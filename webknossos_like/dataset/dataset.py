@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -41,6 +41,9 @@ from ._bare_precomputed import InMemoryProperties, load_bare
 from ._naming import validate_layer_name
 from ._precomputed import PRECOMPUTED_FORMAT
 from .layer import AXIS_ORDER, WKW_FORMAT, Layer, SegmentationLayer
+
+if TYPE_CHECKING:
+    from ..serve import ServerHandle
 
 T = TypeVar("T")
 
@@ -165,6 +168,18 @@ class Dataset:
         return (
             f"Dataset({self._location!r}, layers={list(self.layers)}, voxel_size={self.voxel_size})"
         )
+
+    def serve(self, **kwargs: Any) -> ServerHandle:
+        """Serve every layer as Neuroglancer precomputed over HTTP (`webknossos_like.serve.serve_dataset`)."""
+        from ..serve import serve_dataset
+
+        return serve_dataset(self, **kwargs)
+
+    def view(self, **kwargs: Any) -> str:
+        """The Neuroglancer URL of this dataset, served in the background (`webknossos_like.serve.view_dataset`)."""
+        from ..serve import view_dataset
+
+        return view_dataset(self, **kwargs)
 
     def _repr_html_(self) -> str:
         """A table of the dataset for Jupyter (`webknossos_like.notebook.dataset_html`)."""

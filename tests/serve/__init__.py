@@ -1,0 +1,1 @@
+"""Tests of `wkl serve` / `wkl view` (webknossos_like.serve)."""
