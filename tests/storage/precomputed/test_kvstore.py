@@ -648,6 +648,8 @@ def test_http_redirect(server: _Server, http_store: HTTPKVStore) -> None:
 
 def test_http_through_proxy_env(server: _Server, monkeypatch: pytest.MonkeyPatch) -> None:
     _seed(server, "k", b"proxied")
+    for name in ("no_proxy", "NO_PROXY", "HTTP_PROXY"):  # CI machines may set these
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("http_proxy", server.base)
     store = HTTPKVStore("http://kvstore-test.invalid/data", timeout=5, retries=0)
     assert store.get("k") == b"proxied"

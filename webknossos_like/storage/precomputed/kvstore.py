@@ -566,8 +566,12 @@ class HTTPKVStore:
     def _send_urllib(self, method: str, url: str, headers: Mapping[str, str]) -> _Response:
         """Through the environment's proxy (urllib honours `http_proxy` & co.)."""
         request = urllib.request.Request(url, headers=dict(headers), method=method)
+        # A fresh opener reads the proxy settings now; urlopen's global one froze them at first use.
+        opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler(urllib.request.getproxies())
+        )
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+            with opener.open(request, timeout=self._timeout) as response:
                 body = response.read()
                 return _Response(response.status, response.reason, response.getheaders(), body)
         except urllib.error.HTTPError as exc:
