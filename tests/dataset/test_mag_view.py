@@ -407,3 +407,15 @@ def test_random_writes_match_numpy_model(
         union = union.extended_by(BoundingBox(offset, size))
     assert Dataset.open(ds.path).get_layer("seg").bounding_box == union
     assert ds.get_segmentation_layer("seg").largest_segment_id == len(writes)
+
+
+@pytest.mark.parametrize("data_format", ["wkw", "neuroglancerPrecomputed"])
+def test_parallel_write_with_executor(dataset: Dataset, rng: np.random.Generator, data_format: str) -> None:
+    layer = dataset.add_layer("seg", "segmentation", dtype="uint32", data_format=data_format)
+    mag = layer.add_mag(1)
+    data = rng.integers(0, 70_000, size=(300, 140, 70), dtype=np.uint32)
+    with executors.threads(2) as pool:
+        mag.write(data, absolute_offset=(5, 6, 7), executor=pool)
+    assert layer.bounding_box == BoundingBox((5, 6, 7), (300, 140, 70))
+    assert layer.largest_segment_id == int(data.max())
+    np.testing.assert_array_equal(mag.read()[0], data)

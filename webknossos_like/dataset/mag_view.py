@@ -64,11 +64,13 @@ class MagView(View):
     def __repr__(self) -> str:
         return f"MagView(layer={self._layer.name!r}, mag={self._mag}, bounding_box={self.bounding_box})"
 
-    def _write_box(self, box: BoundingBox, array: np.ndarray) -> None:
+    def _write_box(
+        self, box: BoundingBox, array: np.ndarray, executor: Executor | None = None
+    ) -> None:
         """Write anywhere in the mag; a box outside the layer grows it (saved before returning)."""
-        target = self._in_mag(box)
+        self._in_mag(box)  # alignment is checked before anything changes
         self._layer._before_write(box, self._mag)
-        self._backend.write(target.topleft, array)
+        self._write_storage(box, array, executor)
         self._layer._after_write(box, array, self._mag)
 
     def get_view(self, *args: Any, **kwargs: Any) -> View:
@@ -134,8 +136,10 @@ class _LayerView(View):
         super().__init__(backend, mag, box, read_only=read_only)
         self._layer = layer
 
-    def _write_box(self, box: BoundingBox, array: np.ndarray) -> None:
-        super()._write_box(box, array)
+    def _write_box(
+        self, box: BoundingBox, array: np.ndarray, executor: Executor | None = None
+    ) -> None:
+        super()._write_box(box, array, executor)
         self._layer._after_write(box, array, self._mag)
 
     def get_view(self, *args: Any, **kwargs: Any) -> View:

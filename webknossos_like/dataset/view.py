@@ -258,10 +258,12 @@ class View:
         absolute_offset: Vec3IntLike | None = None,
         relative_bounding_box: BoundingBox | None = None,
         absolute_bounding_box: BoundingBox | None = None,
+        executor: Executor | None = None,
     ) -> None:
         """Write `(x, y, z)` or `(c, x, y, z)` data (in this view's mag) at a mag-1 location.
 
         Every check (read-only, dtype, shape, alignment, bounds) happens before a byte is written.
+        With an `executor`, a write spanning several shards encodes and writes them in parallel.
         """
         self._check_writable()
         array = self._prepare_data(data)
@@ -278,15 +280,34 @@ class View:
                 f"Data of shape {array.shape[1:]} in mag {self._mag} does not fill {box} "
                 f"({box.size // self._mag.as_vec3_int} voxels in this mag)."
             )
-        self._write_box(box, array)
+        self._write_box(box, array, executor)
 
-    def _write_box(self, box: BoundingBox, array: np.ndarray) -> None:
+    def _write_box(
+        self, box: BoundingBox, array: np.ndarray, executor: Executor | None = None
+    ) -> None:
         """Write an already validated `(c, x, y, z)` array to the mag-1 box `box`."""
         if not self.bounding_box.contains_bbox(box):
             raise OutOfBoundsError(
                 f"Cannot write {box}: it is not inside this view's {self.bounding_box}."
             )
-        self._backend.write(self._in_mag(box).topleft, array)
+        self._write_storage(box, array, executor)
+
+    def _write_storage(
+        self, box: BoundingBox, array: np.ndarray, executor: Executor | None
+    ) -> None:
+        """Hand the data to the backend: whole, or split along shards for the executor."""
+        backend = self._backend
+        if executor is None:
+            backend.write(self._in_mag(box).topleft, array)
+            return
+        mag = self._mag.as_vec3_int
+        pieces = []
+        for piece in self.shard_aligned_boxes(box):
+            rel = piece.offset(-box.topleft)
+            rel_mag = BoundingBox(rel.topleft // mag, rel.size // mag)
+            index = (slice(None), *rel_mag.to_slices())
+            pieces.append((backend, piece.topleft // mag, array[index]))
+        run_tasks(_write_piece, pieces, executor)
 
     # -- NumPy-style indexing -------------------------------------------------------------------
     def _mag_extent(self) -> BoundingBox:
@@ -512,6 +533,12 @@ class View:
             absolute_bounding_box=absolute_bounding_box,
         )
         return BufferedSliceReader(self, box, buffer_size, dimension)
+
+
+def _write_piece(task: tuple[ArrayBackend, Vec3Int, np.ndarray]) -> None:
+    """Write one shard's part of a larger write; module-level so it pickles."""
+    backend, offset, data = task
+    backend.write(offset, data)
 
 
 def _chunks_equal(pair: tuple[View, View]) -> bool:
