@@ -217,7 +217,7 @@ WKW_CASES: list[Case] = [
         UnsupportedFormatError,
     ),
 ]
-PRECOMPUTED_CHUNK_BUG = pytest.mark.xfail(
+PRECOMPUTED_CHUNK_BUG = pytest.mark.regression(
     strict=True,
     raises=AssertionError,
     reason="bug: precomputed add_mag accepts chunk_shape with zeros or negatives and saves an info "
@@ -257,7 +257,7 @@ SHARDED_CASES: list[Any] = [
         "offset 2**40 in every axis",
         lambda e: e.mag1.write(e.data(8, 8, 8), absolute_offset=(2**40, 2**40, 2**40)),
         WebknossosLikeError,
-        marks=pytest.mark.xfail(
+        marks=pytest.mark.regression(
             strict=True,
             raises=AssertionError,
             reason="bug: a sharded precomputed write whose box needs more than 64 bits of chunk "

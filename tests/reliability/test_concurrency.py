@@ -189,7 +189,7 @@ def _interleave_after_first_info_save(
     return state
 
 
-@pytest.mark.xfail(
+@pytest.mark.regression(
     strict=True,
     raises=AssertionError,
     reason="bug: precomputed growth saves a scale domain computed before another writer grew "
@@ -262,7 +262,7 @@ def _count(view: Any) -> int:
 
 
 @pytest.mark.parametrize("data_format", ["wkw", PRECOMPUTED])
-@pytest.mark.xfail(
+@pytest.mark.regression(
     strict=True,
     raises=AssertionError,
     reason="bug: properties_file._lock_for caches one FileLock per path for the whole process; a "

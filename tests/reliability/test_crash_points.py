@@ -96,7 +96,7 @@ def run_point(path: Path, fmt_name: str, kill_at: int | None) -> tuple[list[str]
     return b"".join(chunks).decode().splitlines(), status
 
 
-GROWTH_BUG = pytest.mark.xfail(
+GROWTH_BUG = pytest.mark.regression(
     strict=True,
     raises=AssertionError,
     reason="bug: growing a precomputed layer re-grids the scale: the new info is saved, then the "
@@ -148,7 +148,7 @@ def test_crash_at_every_commit_point(fmt_name: str, fast_tmp: Path, stats: Count
     )
 
 
-@pytest.mark.xfail(
+@pytest.mark.regression(
     strict=True,
     raises=AssertionError,
     reason="bug: MagView.compress() swaps the mag with two renames (mag -> .wkl-tmp-<mag>-old-*, "

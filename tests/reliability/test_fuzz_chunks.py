@@ -259,13 +259,13 @@ def apply_plan(plan: dict[str, object], original: bytes, hot: int) -> bytes:
     return bytes(data) + plan["append"]  # type: ignore[operator]
 
 
-SHARD_RANGE_UNBOUNDED = pytest.mark.xfail(
+SHARD_RANGE_UNBOUNDED = pytest.mark.regression(
     strict=True,
     raises=AssertionError,
     reason="bug: a shard (or minishard) index entry pointing past the end of the shard file makes "
     "FileKVStore.get_range read(end - start) unclipped: MemoryError instead of CorruptChunkError",
 )
-WKW_HEADER_UNCHECKED = pytest.mark.xfail(
+WKW_HEADER_UNCHECKED = pytest.mark.regression(
     strict=True,
     raises=AssertionError,
     reason="bug: WKWArray hands shard files to the native wkw library without checking their "

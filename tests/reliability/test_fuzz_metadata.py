@@ -6,7 +6,7 @@ perturbed, a key inserted) and as text (cut, flipped, duplicated, BOM). Two inpu
   names, broken JSON - which must pass today;
 - "hostile": also NaN/Infinity, huge numbers, NUL bytes, lone surrogates, over-long names;
   these tests first try the known failing inputs (listed below, each also a test of its own)
-  and are strict xfails until those bugs are fixed.
+  these were bugs, now fixed; the tests stay as regression tests (`pytest.mark.regression`).
 Pure parsers run in this process under a time limit; opening and reading a dataset runs in the
 oracle process, since reading goes through the decoders with damaged parameters. Allowed: a
 value, or an exception of `webknossos_like.errors`; never another exception, a hang or a crash.
@@ -165,7 +165,7 @@ def test_documents_are_valid(documents: dict[str, Any], oracle: Oracle) -> None:
 
 # -- known failures, each a test of its own --------------------------------------------------
 
-PATH_CHARS = pytest.mark.xfail(
+PATH_CHARS = pytest.mark.regression(
     strict=True,
     raises=AssertionError,
     reason="bug: mag paths, layer names and scale keys from metadata reach os/pathlib unchecked "
@@ -212,7 +212,7 @@ def test_properties_hostile_paths(case: str, documents: dict[str, Any], oracle: 
     assert acceptable(answer), describe(answer)
 
 
-NON_FINITE = pytest.mark.xfail(
+NON_FINITE = pytest.mark.regression(
     strict=True,
     raises=AssertionError,
     reason="bug: loads_info lets OverflowError/ValueError escape for NaN or Infinity in integer "
@@ -220,7 +220,7 @@ NON_FINITE = pytest.mark.xfail(
     "ValueError is caught around json.loads), and _bare_precomputed.properties_from_info "
     "OverflowError for an infinite resolution ratio (round(inf))",
 )
-LIMITS = pytest.mark.xfail(
+LIMITS = pytest.mark.regression(
     strict=True,
     raises=AssertionError,
     reason="bug: parse_info accepts any num_channels and compressed_segmentation block size: an "
@@ -288,7 +288,7 @@ def test_bare_info_hostile_values(case: str, documents: dict[str, Any], oracle: 
     assert acceptable(answer), describe(answer)
 
 
-SPEC_DEEP = pytest.mark.xfail(
+SPEC_DEEP = pytest.mark.regression(
     strict=True,
     raises=AssertionError,
     reason="bug: ShardingSpec.from_json deep-copies unknown keys: a deeply nested value (from "
@@ -316,7 +316,7 @@ def test_properties_loads_deeply_nested() -> None:
 
 # -- the fuzzers ------------------------------------------------------------------------------
 
-HOSTILE = pytest.mark.xfail(
+HOSTILE = pytest.mark.regression(
     strict=True,
     raises=AssertionError,
     reason="bug: the known failures above (tried first in the hostile input space)",

@@ -130,7 +130,7 @@ def run_trial(pool: WriterPool, path: Path, fmt: str, seed: int, delay: float) -
         "wkw_lz4",
         pytest.param(
             "precomputed_raw",
-            marks=pytest.mark.xfail(
+            marks=pytest.mark.regression(
                 strict=True,
                 raises=AssertionError,
                 reason="bug: growing a precomputed layer re-grids the scale (info first, then "
@@ -139,7 +139,7 @@ def run_trial(pool: WriterPool, path: Path, fmt: str, seed: int, delay: float) -
         ),
         pytest.param(
             "precomputed_cseg",
-            marks=pytest.mark.xfail(
+            marks=pytest.mark.regression(
                 strict=True,
                 raises=AssertionError,
                 reason="bug: growing a precomputed layer re-grids the scale (info first, then "
@@ -148,7 +148,7 @@ def run_trial(pool: WriterPool, path: Path, fmt: str, seed: int, delay: float) -
         ),
         pytest.param(
             "precomputed_sharded",
-            marks=pytest.mark.xfail(
+            marks=pytest.mark.regression(
                 strict=True,
                 raises=AssertionError,
                 reason="bug: growing a sharded scale changes its sharding spec and rewrites "

@@ -224,13 +224,13 @@ def rename_layer_dotdot(s: dict[str, Path]) -> Callable[[], Any]:
     return rename
 
 
-SYMLINKED_LAYER_BUG = pytest.mark.xfail(
+SYMLINKED_LAYER_BUG = pytest.mark.regression(
     strict=True,
     raises=AssertionError,
     reason="bug: Layer.add_mag / downsample do not check that the layer folder resolves inside "
     "the dataset: through a symlinked (foreign) layer they create mags outside it",
 )
-PRECOMPUTED_LAYER_NAME_BUG = pytest.mark.xfail(
+PRECOMPUTED_LAYER_NAME_BUG = pytest.mark.regression(
     strict=True,
     raises=AssertionError,
     reason="bug: MagView writes of a precomputed layer go to FileKVStore(layer.path) fenced at the "
@@ -292,7 +292,7 @@ def test_write_cannot_leave_the_dataset(
         layer_folder_symlink,
         pytest.param(
             precomputed_mag_path_escape,
-            marks=pytest.mark.xfail(
+            marks=pytest.mark.regression(
                 strict=True,
                 raises=AssertionError,
                 reason="bug: _precomputed.scale_key() reduces a mag path outside the layer to its "

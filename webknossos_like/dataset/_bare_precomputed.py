@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import re
 import threading
 import urllib.parse
@@ -71,7 +72,9 @@ def properties_from_info(info: VolumeInfo, location: str) -> DatasetProperties:
     seen: set[Mag] = set()
     for scale in info.scales:
         ratios = [r / f for r, f in zip(scale.resolution, finest.resolution, strict=True)]
-        if not all(abs(r - round(r)) < 1e-6 * r for r in ratios):
+        if not all(
+            math.isfinite(r) and 0 < r < 2**31 and abs(r - round(r)) < 1e-6 * r for r in ratios
+        ):
             continue
         try:
             mag = Mag([round(r) for r in ratios])

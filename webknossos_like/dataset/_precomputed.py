@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import copy
+import math
 import threading
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import filelock
 import numpy as np
 
-from ..errors import InvalidArgumentError, UnsupportedFormatError
+from ..errors import DatasetNotFoundError, InvalidArgumentError, UnsupportedFormatError
 from ..geometry import BoundingBox, Mag, Vec3Int
 from ..storage.precomputed.array import PrecomputedArray
 from ..storage.precomputed.codecs import check_encoding
@@ -31,17 +35,47 @@ def layer_store(layer: Layer) -> KVStore:
     root = layer.dataset._precomputed_root
     if root is not None:
         return root
-    return FileKVStore(layer.path, read_only=layer.read_only)
+    # Fenced at the dataset folder: no key of this layer can write outside the dataset.
+    return FileKVStore(layer.dataset.path, read_only=layer.read_only).child(layer.name)
 
 
-def scale_key(layer: Layer, mag_path: str | None, mag: Mag) -> str:
-    """The scale key of a mag: its folder relative to the layer folder (default: the mag name)."""
+def open_foreign_scale(path: Path) -> PrecomputedArray:
+    """A scale referenced from outside the dataset: the folder `path` of a volume, read-only."""
+    return PrecomputedArray(FileKVStore(path.parent, read_only=True), path.name)
+
+
+def key_from_path(layer: Layer, mag_path: str | None, mag: Mag) -> str:
+    """The scale key a mag path names (its folder relative to the layer folder)."""
     if mag_path is None:
         return mag.to_layer_name()
     if layer.dataset._precomputed_root is not None:
         return mag_path
     prefix = f"./{layer.name}/"
     return mag_path[len(prefix) :] if mag_path.startswith(prefix) else Path(mag_path).name
+
+
+def scale_key(layer: Layer, mag_path: str | None, mag: Mag) -> str:
+    """The scale key of a mag: its folder relative to the layer folder (default: the mag name).
+
+    If `info` has no such scale (a sharded scale re-gridded under a new key while the
+    properties still name the old one), the scale whose resolution matches the mag is used.
+    """
+    key = key_from_path(layer, mag_path, mag)
+    if layer.dataset._precomputed_root is not None:
+        return key
+    try:
+        info = read_layer_info(layer)
+    except DatasetNotFoundError:
+        return key
+    if info.scale_by_key(key) is not None:
+        return key
+    wanted = _resolution(layer, mag)
+    for scale in info.scales:
+        if all(
+            math.isclose(a, b, rel_tol=1e-6) for a, b in zip(scale.resolution, wanted, strict=True)
+        ):
+            return scale.key
+    return key
 
 
 def _info_lock(layer: Layer) -> Any:
@@ -51,6 +85,13 @@ def _info_lock(layer: Layer) -> Any:
     return filelock.FileLock(str(layer.path / ".info.lock"))
 
 
+def _save_info(store: KVStore, info: VolumeInfo) -> None:
+    """Validate by parsing back (never save an `info` we could not read), then save atomically."""
+    text = dumps_info(info)
+    loads_info(text, path=f"{store.url}/info")
+    store.put("info", text.encode())
+
+
 def update_info(layer: Layer, mutate: Callable[[VolumeInfo | None], VolumeInfo]) -> VolumeInfo:
     """Apply `mutate` to the layer's current `info` (None if absent) under a lock and save it."""
     store = layer_store(layer)
@@ -58,7 +99,7 @@ def update_info(layer: Layer, mutate: Callable[[VolumeInfo | None], VolumeInfo])
         raw = store.get("info")
         current = loads_info(raw, path=f"{store.url}/info") if raw is not None else None
         updated = mutate(current)
-        store.put("info", dumps_info(updated).encode())
+        _save_info(store, updated)
         return updated
 
 
@@ -160,80 +201,107 @@ def remove_scale(layer: Layer, key: str) -> None:
     update_info(layer, drop)
 
 
-def sync_domains(layer: Layer, keys: dict[Mag, str]) -> None:
-    """Grow every scale's domain to the layer box, re-chunking stored data where the grid moves."""
-    box = layer.bounding_box
-    pending: list[tuple[str, ScaleInfo, BoundingBox]] = []
-
-    def grow(info: VolumeInfo | None) -> VolumeInfo:
-        if info is None:
-            raise UnsupportedFormatError(f"{layer.path} has no info file.")
-        for mag, key in keys.items():
-            scale = info.scale_by_key(key)
-            if scale is None:
-                continue
-            wanted = scale_domain(box, mag).extended_by(scale.domain)
-            if wanted != scale.domain:
-                pending.append((key, ScaleInfo(**{**_fields(scale)}), wanted))
-        return info
-
-    update_info(layer, grow)
-    for key, old_scale, wanted in pending:
-        _regrid(layer, key, old_scale, wanted)
+def _grown_scale(layer: Layer, scale: ScaleInfo, wanted: BoundingBox) -> ScaleInfo:
+    """A copy of `scale` over the domain `wanted` (a sharding spec is recomputed for the grid)."""
+    grown = attrs.evolve(scale, voxel_offset=wanted.topleft.to_list(), size=wanted.size.to_list())
+    if scale.sharding is not None:
+        chunk = Vec3Int(scale.chunk_sizes[0])
+        grid = wanted.size.ceildiv(chunk).pairmax(1)
+        grown.sharding = choose_sharding_spec(
+            grid.to_tuple(),
+            chunk_nbytes=chunk.prod() * layer.dtype.itemsize * layer.num_channels,
+            data_encoding="gzip" if scale.sharding.get("data_encoding") == "gzip" else "raw",
+        ).to_json()
+    return grown
 
 
-def _fields(scale: ScaleInfo) -> dict[str, Any]:
-    import attrs
+def _growth_plan(
+    layer: Layer, info: VolumeInfo, keys: dict[Mag, str], box: BoundingBox
+) -> list[tuple[str, ScaleInfo]]:
+    """The scales that must grow to cover the layer box `box`, with their new `info` entries.
 
-    return {f.name: getattr(scale, f.name) for f in attrs.fields(ScaleInfo)}
-
-
-def _regrid(layer: Layer, key: str, old_scale: ScaleInfo, wanted: BoundingBox) -> None:
-    """Move one scale to a larger domain: chunks whose name or extent changes are rewritten."""
-    store = layer_store(layer)
-    old = PrecomputedArray(store, key)
-    chunk = Vec3Int(old_scale.chunk_sizes[0])
-    same_grid = (
-        wanted.topleft - old_scale.offset
-    ) % chunk == Vec3Int.zeros() and old_scale.sharding is None
-    if same_grid:
-        # Only chunks clipped at the old upper edge change their extent (and name).
-        old_end = old_scale.domain.bottomright
-        moved = [
-            box
-            for box in old.list_written_boxes()
-            if (box.bottomright.to_np() == old_end.to_np()).any() and box.size != chunk
-        ]
-    else:
-        moved = list(old.list_written_boxes())
-    saved = [(box, old.read(box)) for box in moved]
-
-    def resize(info: VolumeInfo | None) -> VolumeInfo:
-        if info is None:
-            raise UnsupportedFormatError(f"{layer.path} has no info file.")
+    Computing them validates the new extents (e.g. sharding specs) before anything changes.
+    """
+    plan = []
+    for mag, key in keys.items():
         scale = info.scale_by_key(key)
-        if scale is not None:
-            scale.voxel_offset = wanted.topleft.to_list()
-            scale.size = wanted.size.to_list()
-            if scale.sharding is not None:
-                grid = wanted.size.ceildiv(chunk).pairmax(1)
-                scale.sharding = choose_sharding_spec(
-                    grid.to_tuple(),
-                    chunk_nbytes=chunk.prod() * layer.dtype.itemsize * layer.num_channels,
-                    data_encoding="gzip"
-                    if scale.sharding.get("data_encoding") == "gzip"
-                    else "raw",
-                ).to_json()
-        return info
+        if scale is None:
+            continue
+        wanted = scale_domain(box, mag).extended_by(scale.domain)
+        if wanted != scale.domain:
+            plan.append((key, _grown_scale(layer, scale, wanted)))
+    return plan
 
-    update_info(layer, resize)
-    if not same_grid:
-        for name in list(store.list_prefix(f"{key}/")):
-            store.delete(name)
-    else:
-        for box in moved:
-            (x0, y0, z0), (x1, y1, z1) = box.topleft, box.bottomright
-            store.delete(f"{key}/{x0}-{x1}_{y0}-{y1}_{z0}-{z1}")
-    new = PrecomputedArray(store, key)
-    for box, data in saved:
-        new.write(box.topleft, data)
+
+def check_growth(layer: Layer, keys: dict[Mag, str], box: BoundingBox) -> None:
+    """Raise now if the scales could not grow to `box` (so no metadata changes first)."""
+    _growth_plan(layer, read_layer_info(layer), keys, box)
+
+
+def sync_domains(layer: Layer, keys: dict[Mag, str]) -> dict[str, str]:
+    """Grow every scale's domain to the layer box, under the `info` lock, crash-safely.
+
+    Unsharded: stored chunks whose region is not a chunk of the new grid are first rewritten
+    under their new names (a chunk name is its region, so a same-named chunk gets the same
+    content), then the new `info` is saved atomically, then the stale chunks are deleted.
+    Sharded (chunk ids depend on the grid): the scale is rewritten under a new key and `info`
+    switches to it atomically. Returns the renamed keys `{old: new}`.
+    """
+    store = layer_store(layer)
+    renamed: dict[str, str] = {}
+    with _info_lock(layer):
+        info = read_layer_info(layer)
+        for key, grown in _growth_plan(layer, info, keys, layer.bounding_box):
+            old = PrecomputedArray(store, key, info=info)
+            old_boxes = list(old.list_written_boxes())
+            new_info = copy.deepcopy(info)
+            if grown.sharding is not None and old_boxes:
+                # Data to move: build the re-sharded scale under a new key, then switch to it.
+                grown.key = f"{key.split('~')[0]}~{uuid.uuid4().hex[:8]}"
+            new_info.scales = [grown if s.key == key else s for s in new_info.scales]
+            new = PrecomputedArray(store, grown.key, info=new_info)
+            if grown.sharding is not None and grown.key != key:
+                stored = StoredBoxes(old_boxes)
+                for shard_box in _shard_boxes(new):
+                    if stored.touches(shard_box):
+                        new.write(shard_box.topleft, old.read(shard_box))
+                _save_info(store, new_info)
+                for name in list(store.list_prefix(f"{key}/")):
+                    store.delete(name)
+                renamed[key] = grown.key
+            else:
+                stale = [box for box in old_boxes if not new.is_chunk(box)]
+                for box in stale:
+                    new.write(box.topleft, old.read(box))
+                _save_info(store, new_info)
+                for box in stale:
+                    store.delete(chunk_key(key, box))
+            info = new_info
+    return renamed
+
+
+def _shard_boxes(array: PrecomputedArray) -> list[BoundingBox]:
+    """The scale's domain tiled by its shards (aligned to the grid origin)."""
+    info = array.info
+    origin = info.grid_origin
+    return [
+        box.offset(origin)
+        for box in array.domain.offset(-origin).chunk(info.shard_shape, info.shard_shape)
+    ]
+
+
+class StoredBoxes:
+    """Boxes known to hold data, for overlap queries."""
+
+    def __init__(self, boxes: Any) -> None:
+        self._boxes = list(boxes)
+
+    def touches(self, box: BoundingBox) -> bool:
+        """Whether any stored box overlaps `box`."""
+        return any(not box.intersected_with(b).is_empty() for b in self._boxes)
+
+
+def chunk_key(key: str, box: BoundingBox) -> str:
+    """The unsharded chunk file of `box` in scale `key`."""
+    (x0, y0, z0), (x1, y1, z1) = box.topleft, box.bottomright
+    return f"{key}/{x0}-{x1}_{y0}-{y1}_{z0}-{z1}"

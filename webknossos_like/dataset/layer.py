@@ -15,10 +15,12 @@ import numpy as np
 
 from ..errors import (
     InvalidArgumentError,
+    InvalidNameError,
     LayerExistsError,
     MagExistsError,
     MagNotFoundError,
     OutOfBoundsError,
+    ReadOnlyError,
     UnsupportedFormatError,
 )
 from ..geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
@@ -37,7 +39,7 @@ from ..storage.precomputed.array import PrecomputedArray
 from . import _precomputed
 from ._naming import validate_layer_name
 from ._precomputed import PRECOMPUTED_FORMAT
-from .mag_view import MagView
+from .mag_view import MagView, recover_swap
 from .view import View
 
 if TYPE_CHECKING:
@@ -166,8 +168,17 @@ class Layer:
 
     @property
     def read_only(self) -> bool:
-        """Whether this layer refuses changes (the dataset was opened read-only)."""
-        return self._dataset.read_only
+        """Whether this layer refuses changes: a read-only dataset, or a layer whose folder is
+        not a valid name inside the dataset (e.g. a symlink to another dataset)."""
+        return self._dataset.read_only or not self._owns_folder()
+
+    def _owns_folder(self) -> bool:
+        """Whether the layer's folder is a valid name that resolves inside the dataset folder."""
+        try:
+            validate_layer_name(self._name)
+        except InvalidNameError:
+            return False
+        return self._dataset._precomputed_root is not None or not self._is_foreign(self.path)
 
     @property
     def bounding_box(self) -> BoundingBox:
@@ -180,6 +191,9 @@ class Layer:
         if not isinstance(box, BoundingBox):
             raise InvalidArgumentError(f"bounding_box must be a BoundingBox, got {box!r}.")
         self._check_bbox_storable(box)
+
+        if self.data_format == PRECOMPUTED_FORMAT:
+            _precomputed.check_growth(self, self._scale_keys(), box)
 
         def assign(props: LayerProperties) -> None:
             set_bbox_properties(props, box)
@@ -233,9 +247,14 @@ class Layer:
         return [grow]
 
     def _check_writable(self) -> None:
-        """Refuse changes through read-only datasets and layers whose name could leave the folder."""
+        """Refuse changes through read-only datasets and layers whose folder lies elsewhere."""
         self._dataset._check_writable()
         validate_layer_name(self._name)
+        if not self._owns_folder():
+            raise ReadOnlyError(
+                f"Layer {self._name!r} lives outside the dataset folder ({self.path.resolve()}); "
+                "it can be read but not changed through this dataset."
+            )
 
     # -- mags -----------------------------------------------------------------------------------
     def _mag_path(self, entry: MagViewProperties) -> Path:
@@ -259,8 +278,10 @@ class Layer:
 
     def _open_backend(self, mag: Mag, path: Path) -> ArrayBackend:
         if self.data_format == WKW_FORMAT:
-            return WKWArray(path)
+            return WKWArray(recover_swap(path, read_only=self.read_only))
         if self.data_format == PRECOMPUTED_FORMAT:
+            if self._dataset._precomputed_root is None and self._is_foreign(path):
+                return _precomputed.open_foreign_scale(path)
             return _precomputed.open_scale(
                 self, _precomputed.scale_key(self, self._mag_entry(mag).path, mag)
             )
@@ -277,15 +298,29 @@ class Layer:
     def _resized(self) -> None:
         """After the bounding box grew: grow precomputed scale domains and reopen the arrays."""
         if self.data_format == PRECOMPUTED_FORMAT and self._properties.mags:
-            _precomputed.sync_domains(self, self._scale_keys())
+            renamed = _precomputed.sync_domains(self, self._scale_keys())
             for view in self._mag_views.values():
                 view._array = None
+            if renamed:
+                bare = self._dataset._precomputed_root is not None
+
+                def repoint(props: LayerProperties) -> None:
+                    for entry in props.mags:
+                        old = _precomputed.key_from_path(self, entry.path, Mag(entry.mag))
+                        if old in renamed:
+                            new = renamed[old]
+                            entry.path = new if bare else f"./{self._name}/{new}"
+
+                self._update(repoint)
+                for mag, view in self._mag_views.items():
+                    view._path = self._mag_path(self._mag_entry(mag))
 
     def _before_write(self, box: BoundingBox, mag: Mag) -> None:
         """Formats that store extents (precomputed) must cover `box` before the data is written."""
         if self.data_format == PRECOMPUTED_FORMAT and not self.bounding_box.align_with_mag(
             mag, ceil=True
         ).contains_bbox(box):
+            _precomputed.check_growth(self, self._scale_keys(), self.bounding_box.extended_by(box))
 
             def grow(props: LayerProperties) -> None:
                 set_bbox_properties(props, bbox_from_properties(props).extended_by(box))
@@ -366,6 +401,8 @@ class Layer:
             chunk = Vec3Int(
                 _precomputed.DEFAULT_CHUNK_SHAPE if chunk_shape is None else chunk_shape
             )
+            if not chunk.is_positive(strictly_positive=True):
+                raise InvalidArgumentError(f"chunk_shape must be positive, got {chunk}.")
             if shard_shape is not None:
                 raise InvalidArgumentError(
                     "Precomputed shard sizes follow from the sharding spec; pass sharded=True instead."

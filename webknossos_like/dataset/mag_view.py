@@ -117,10 +117,14 @@ class MagView(View):
             if target_path is not None:
                 os.replace(scratch, Path(target_path))
                 return
+            # Mark the copy complete (one rename), then swap. A crash between the two swap
+            # renames leaves no mag folder but a ready copy, which `recover_swap` moves in.
+            ready = self._path.parent / f"{TEMP_PREFIX}{self.name}-ready-{uuid.uuid4().hex}"
+            os.replace(scratch, ready)
             retired = self._path.parent / f"{TEMP_PREFIX}{self.name}-old-{uuid.uuid4().hex}"
             source.close()
             os.replace(self._path, retired)
-            os.replace(scratch, self._path)
+            os.replace(ready, self._path)
             shutil.rmtree(retired, ignore_errors=True)
             self._array = None
         finally:
@@ -165,3 +169,24 @@ def _copy_box(task: tuple[ArrayBackend, ArrayBackend, BoundingBox]) -> None:
     """Copy one stored shard (mag coordinates) between arrays; module-level so it pickles."""
     source, target, box = task
     target.write(box.topleft, source.read(box))
+
+
+def recover_swap(path: Path, *, read_only: bool) -> Path:
+    """Finish a `compress()` swap that a crash interrupted; returns the folder to open.
+
+    When the mag folder is missing but a complete copy is ready beside it, the copy is moved
+    into place (or, read-only, opened where it is). A no-op when the mag folder exists.
+    """
+    if path.exists():
+        return path
+    for ready in sorted(path.parent.glob(f"{TEMP_PREFIX}{path.name}-ready-*")):
+        if read_only:
+            return ready
+        try:
+            os.replace(ready, path)
+        except OSError:
+            continue
+        for old in path.parent.glob(f"{TEMP_PREFIX}{path.name}-old-*"):
+            shutil.rmtree(old, ignore_errors=True)
+        return path
+    return path

@@ -156,6 +156,20 @@ def _string(value: object) -> str:
     return value
 
 
+def _path_string(value: object) -> str:
+    """A string used as (part of) a file path: no NUL, encodable, no over-long path segment."""
+    text = _string(value)
+    if "\x00" in text:
+        raise _StructureError("a path must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _StructureError("a path must be valid Unicode (no lone surrogates)") from None
+    if any(len(part.encode("utf-8")) > 255 for part in text.split("/")):
+        raise _StructureError("a path segment is longer than 255 bytes")
+    return text
+
+
 def _int(value: object, minimum: int | None = None) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise _StructureError(f"expected an integer, got {_describe(value)}")
@@ -339,7 +353,7 @@ def _structure_mag_entry(value: Any, mag_key: str) -> MagViewProperties:
     data = _object(value)
     return MagViewProperties(
         mag=_required(data, mag_key, _mag),
-        path=_optional(data, "path", _string),
+        path=_optional(data, "path", _path_string),
         cube_length=_optional(data, "cubeLength", _positive_int),
         axis_order=_optional(data, "axisOrder", _axis_order),
         channel_index=_optional(data, "channelIndex", _non_negative_int),
@@ -380,7 +394,7 @@ def _category(value: object) -> str:
 
 def _structure_layer_fields(data: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments shared by color and segmentation layers (category already checked)."""
-    name = _required(data, "name", _string)
+    name = _required(data, "name", _path_string)
     bounding_box = _required(
         data, "boundingBox", lambda v: converter.structure(v, BoundingBoxProperties)
     )

@@ -22,17 +22,19 @@ T = TypeVar("T")
 PROPERTIES_FILE_NAME: Final = "datasource-properties.json"
 LOCK_FILE_NAME: Final = ".datasource-properties.json.lock"
 
-_locks: dict[str, FileLock] = {}
+_locks: dict[tuple[int, str], FileLock] = {}
 _locks_guard = threading.Lock()
 
 
 def _lock_for(lock_path: Path) -> FileLock:
     """One FileLock object per lock file in this process, so nested `update`/`save` calls re-enter it."""
-    key = os.path.realpath(lock_path)
+    path = os.path.realpath(lock_path)
+    # Keyed by process too: a lock object inherited across fork() must not be reused.
+    key = (os.getpid(), path)
     with _locks_guard:
         lock = _locks.get(key)
         if lock is None:
-            lock = FileLock(key)
+            lock = FileLock(path)
             _locks[key] = lock
         return lock
 

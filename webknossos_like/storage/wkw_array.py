@@ -57,6 +57,8 @@ def _parse_header(path: Path) -> ArrayInfo:
         raw = header_path.read_bytes()
     except FileNotFoundError as exc:
         raise StorageError(f"No WKW array at {path}: {HEADER_FILE} not found.") from exc
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"Cannot read {header_path}: {exc}") from exc
     if len(raw) < 16 or raw[:3] != b"WKW" or raw[3] != 1:
         raise CorruptChunkError(f"{header_path} is not a WKW version 1 header.")
     per_dim_log2 = raw[4]
@@ -101,6 +103,7 @@ class WKWArray:
         self._path = Path(path)
         self._info = info if info is not None else _parse_header(self._path)
         self._handle: Any = None
+        self._prefix: bytes | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -204,9 +207,44 @@ class WKWArray:
             return out
         return self._read_raw(bbox)
 
+    def _header_prefix(self) -> bytes:
+        if self._prefix is None:
+            self._prefix = (self._path / HEADER_FILE).read_bytes()[:8]
+        return self._prefix
+
+    def _check_shard_file(self, path: Path) -> None:
+        """Refuse shard files the native library would misread (zeros) or crash on.
+
+        Each file starts with the dataset header (bytes 0-7) and its data offset; raw files
+        hold every chunk, compressed ones at least their jump table.
+        """
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(16)
+                size = os.fstat(handle.fileno()).st_size
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise CorruptChunkError(f"Cannot read WKW shard {path}: {exc}") from exc
+        info = self._info
+        chunks = (info.shard_shape // info.chunk_shape).prod()
+        voxel_bytes = info.dtype.itemsize * info.num_channels
+        offset = int.from_bytes(head[8:16], "little") if len(head) == 16 else -1
+        if info.compressed:
+            valid = offset == 16 + 8 * chunks and size >= offset
+        else:
+            valid = offset >= 16 and size == offset + chunks * info.chunk_shape.prod() * voxel_bytes
+        if head[:8] != self._header_prefix() or not valid:
+            raise CorruptChunkError(
+                f"WKW shard {path} is corrupt (header or size does not match {self._path / HEADER_FILE})."
+            )
+
     def _read_raw(self, bbox: BoundingBox) -> np.ndarray:
         if max(bbox.bottomright) > _MAX_COORD:
             raise OutOfBoundsError(f"{bbox} exceeds the uint32 coordinate range of WKW.")
+        shard = self._info.shard_shape
+        for box in align_outward(bbox, shard).chunk(shard):
+            self._check_shard_file(self.shard_path(box.topleft // shard))
         try:
             data: np.ndarray = self._dataset().read(bbox.topleft.to_tuple(), bbox.size.to_tuple())
         except wkw.wkw.WKWException as exc:

@@ -145,6 +145,15 @@ class PrecomputedArray:
         end = self._scale.offset + ((cell + 1) * self._chunk).pairmin(Vec3Int(self._scale.size))
         return BoundingBox(begin, end - begin)
 
+    def is_chunk(self, box: BoundingBox) -> bool:
+        """Whether `box` is exactly one chunk of this scale's grid (same name, same region)."""
+        if not self.domain.contains_bbox(box) or box.is_empty():
+            return False
+        relative = box.topleft - self._scale.offset
+        if relative % self._chunk != Vec3Int.zeros():
+            return False
+        return self._cell_box(relative // self._chunk) == box
+
     def _chunk_key(self, box: BoundingBox) -> str:
         (x0, y0, z0), (x1, y1, z1) = box.topleft, box.bottomright
         return f"{self._key}/{x0}-{x1}_{y0}-{y1}_{z0}-{z1}"

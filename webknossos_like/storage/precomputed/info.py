@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import attrs
@@ -26,6 +27,9 @@ _SCALE_KEYS = (
     "png_level",
 )
 _INFO_KEYS = ("@type", "type", "data_type", "num_channels", "scales")
+_MAX_CHANNELS = 65536  # bounds what a hostile `info` can make a read allocate
+_MAX_BLOCK = 65536
+_MAX_EXTENT = 2**53
 
 
 @attrs.define
@@ -83,8 +87,13 @@ def _int_list(
         raise _fail(f"expected three integers, got {value!r}", where, path)
     result = []
     for item in value:
-        if isinstance(item, bool) or not isinstance(item, (int, float)) or int(item) != item:
-            raise _fail(f"expected three integers, got {value!r}", where, path)
+        if (
+            isinstance(item, bool)
+            or not isinstance(item, (int, float))
+            or (isinstance(item, float) and not (math.isfinite(item) and item.is_integer()))
+            or abs(item) > _MAX_EXTENT
+        ):
+            raise _fail(f"expected three integers (|v| <= 2^53), got {value!r}", where, path)
         number = int(item)
         if (positive and number <= 0) or (nonnegative and number < 0):
             raise _fail(
@@ -103,14 +112,20 @@ def _parse_scale(raw: Any, index: int, path: object) -> ScaleInfo:
     for required in ("key", "size", "resolution", "chunk_sizes", "encoding"):
         if required not in raw:
             raise _fail(f"missing required key {required!r}", where, path)
-    if not isinstance(raw["key"], str) or not raw["key"]:
-        raise _fail("must be a non-empty string", f"{where}.key", path)
+    key = raw["key"]
+    if not isinstance(key, str) or not key or "\x00" in key or key.startswith("/"):
+        raise _fail("must be a non-empty relative path without NUL", f"{where}.key", path)
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _fail("must be valid Unicode (no lone surrogates)", f"{where}.key", path) from None
     resolution = raw["resolution"]
     if (
         not isinstance(resolution, list)
         or len(resolution) != 3
         or not all(
-            isinstance(r, (int, float)) and not isinstance(r, bool) and r > 0 for r in resolution
+            isinstance(r, (int, float)) and not isinstance(r, bool) and math.isfinite(r) and r > 0
+            for r in resolution
         )
     ):
         raise _fail(
@@ -168,11 +183,28 @@ def parse_info(raw: Any, path: object = None) -> VolumeInfo:
     if not isinstance(data_type, str) or data_type.lower() not in DATA_TYPES:
         raise _fail(f"must be one of {', '.join(DATA_TYPES)}, got {data_type!r}", "data_type", path)
     channels = raw["num_channels"]
-    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
-        raise _fail(f"must be a positive integer, got {channels!r}", "num_channels", path)
+    if (
+        isinstance(channels, bool)
+        or not isinstance(channels, int)
+        or not 1 <= channels <= _MAX_CHANNELS
+    ):
+        raise _fail(
+            f"must be an integer from 1 to {_MAX_CHANNELS}, got {channels!r}", "num_channels", path
+        )
     scales = raw["scales"]
     if not isinstance(scales, list) or not scales:
         raise _fail("must be a non-empty list", "scales", path)
+    for index, scale in enumerate(raw["scales"]):
+        block = scale.get("compressed_segmentation_block_size") if isinstance(scale, dict) else None
+        if isinstance(block, list) and any(
+            isinstance(b, (int, float)) and not isinstance(b, bool) and b > _MAX_BLOCK
+            for b in block
+        ):
+            raise _fail(
+                f"block sizes above {_MAX_BLOCK} are not supported, got {block!r}",
+                f"scales[{index}].compressed_segmentation_block_size",
+                path,
+            )
     return VolumeInfo(
         type=raw["type"],
         data_type=data_type.lower(),
@@ -189,7 +221,12 @@ def loads_info(text: str | bytes, path: object = None) -> VolumeInfo:
         raw = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidPropertiesError(f"not valid JSON: {exc}", path=path) from None
-    return parse_info(raw, path)
+    except RecursionError:
+        raise InvalidPropertiesError("JSON nested too deeply", path=path) from None
+    try:
+        return parse_info(raw, path)
+    except RecursionError:
+        raise InvalidPropertiesError("JSON nested too deeply", path=path) from None
 
 
 def _dump_scale(scale: ScaleInfo) -> dict[str, Any]:

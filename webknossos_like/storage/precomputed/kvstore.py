@@ -259,6 +259,7 @@ class FileKVStore:
             with open(path, "rb") as handle:
                 if end is None:
                     return handle.read()
+                end = min(end, os.fstat(handle.fileno()).st_size)  # never allocate past EOF
                 if end <= start:
                     return b""
                 handle.seek(start)

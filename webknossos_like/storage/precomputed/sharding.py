@@ -183,7 +183,12 @@ class ShardingSpec:
             k: _check_choice(k, data.get(k, "raw"), ENCODINGS, path, json_path)
             for k in ("minishard_index_encoding", "data_encoding")
         }
-        extra = {k: copy.deepcopy(v) for k, v in data.items() if k not in _KNOWN_KEYS}
+        try:
+            extra = {k: copy.deepcopy(v) for k, v in data.items() if k not in _KNOWN_KEYS}
+        except RecursionError:
+            raise InvalidPropertiesError(
+                "unknown keys are nested too deeply", path=path, json_path=json_path
+            ) from None
         return cls(
             preshift_bits=bits["preshift_bits"],
             minishard_bits=bits["minishard_bits"],
