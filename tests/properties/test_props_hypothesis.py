@@ -45,6 +45,9 @@ json_values = st.recursive(
     max_leaves=6,
 )
 # Unknown keys: prefixed so they never collide with a known key.
+# Layer names and mag paths become file paths: any Unicode but NUL and lone surrogates.
+PATH_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+
 extras = st.dictionaries(st.text(max_size=6).map(lambda s: "x-" + s), json_values, max_size=3)
 opt_object = st.none() | st.dictionaries(st.text(max_size=5), json_values, max_size=3)
 opt_array = st.none() | st.lists(json_values, max_size=3)
@@ -56,7 +59,7 @@ small_int = st.integers(min_value=0, max_value=10**7)
 def mag_views(draw: st.DrawFn, mag: list[int]) -> MagViewProperties:
     return MagViewProperties(
         mag=mag,
-        path=draw(st.none() | st.text(max_size=10)),
+        path=draw(st.none() | st.text(PATH_CHARS, max_size=10)),
         cube_length=draw(st.none() | st.integers(min_value=1, max_value=4096)),
         axis_order=draw(st.none() | st.dictionaries(st.text(max_size=3), small_int, max_size=5)),
         channel_index=draw(st.none() | small_int),
@@ -99,7 +102,7 @@ def layers(draw: st.DrawFn, name: str) -> LayerProperties:
 
 @st.composite
 def dataset_properties(draw: st.DrawFn) -> DatasetProperties:
-    names = draw(st.lists(st.text(min_size=1, max_size=8), max_size=4, unique=True))
+    names = draw(st.lists(st.text(PATH_CHARS, min_size=1, max_size=8), max_size=4, unique=True))
     positive = st.floats(min_value=1e-6, max_value=1e9, allow_nan=False, allow_infinity=False)
     return DatasetProperties(
         id=DatasetId(draw(st.text(max_size=10)), draw(st.text(max_size=5)), extra=draw(extras)),

@@ -104,6 +104,8 @@ class WKWArray:
         self._info = info if info is not None else _parse_header(self._path)
         self._handle: Any = None
         self._prefix: bytes | None = None
+        # Shard files already validated, by (inode, size, mtime): unchanged files are not re-read.
+        self._checked: dict[Path, tuple[int, int, int]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -219,6 +221,15 @@ class WKWArray:
         hold every chunk, compressed ones at least their jump table.
         """
         try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise CorruptChunkError(f"Cannot read WKW shard {path}: {exc}") from exc
+        version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        if self._checked.get(path) == version:
+            return  # this exact file was validated before
+        try:
             with open(path, "rb") as handle:
                 head = handle.read(16)
                 size = os.fstat(handle.fileno()).st_size
@@ -238,6 +249,7 @@ class WKWArray:
             raise CorruptChunkError(
                 f"WKW shard {path} is corrupt (header or size does not match {self._path / HEADER_FILE})."
             )
+        self._checked[path] = version
 
     def _read_raw(self, bbox: BoundingBox) -> np.ndarray:
         if max(bbox.bottomright) > _MAX_COORD:
