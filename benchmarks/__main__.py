@@ -49,6 +49,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--peers", help="comma-separated peer libraries to compare with (default: all)"
     )
     parser.add_argument("--list", action="store_true", help="list the workloads and exit")
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="re-run a measurement up to N times when other work kept the machine busy (default 2)",
+    )
+    parser.add_argument(
+        "--rerun-disturbed",
+        type=Path,
+        metavar="JSON",
+        help="re-run only the failed or disturbed measurements of an earlier --json result "
+        "(same shape and --repeat) and report the merged result",
+    )
     parser.add_argument("--keep-workdir", action="store_true", help="keep the temporary datasets")
     parser.add_argument(
         "--cache-dir", type=Path, default=None, help="where the generated volumes are cached"
@@ -103,9 +116,24 @@ def main(argv: list[str] | None = None) -> int:
         if args.peers is None
         else [p.strip() for p in args.peers.split(",") if p.strip()],
         batch=args.batch,
+        retries=max(0, args.retries),
     )
+    previous: list[harness.Measurement] | None = None
+    if args.rerun_disturbed is not None:
+        saved = json.loads(args.rerun_disturbed.read_text())
+        if tuple(saved["shape"]) != shape or saved["repeat"] != args.repeat:
+            progress(f"{args.rerun_disturbed} has shape {saved['shape']}, repeat {saved['repeat']}")
+            return 2
+        previous = harness.measurements_from_json(saved)
+        first_run = saved.get("facts", {})
+        config.pairs = {
+            (m.workload, m.impl) for m in previous if harness.needs_rerun(m, config.max_background)
+        }
+        progress(f"re-running {len(config.pairs)} failed or disturbed measurement(s)")
     try:
         measurements = harness.run_all(config, progress)
+        if previous is not None:
+            measurements = harness.merge_reruns(previous, measurements)
     finally:
         if args.keep_workdir:
             progress(f"datasets kept in {run_dir}")
@@ -120,16 +148,34 @@ def main(argv: list[str] | None = None) -> int:
         "load_end": report.load_average(),
         "batch": args.batch,
     }
+    if previous is not None:
+        rerun = (
+            f"{len(config.pairs or ())} failed or disturbed measurement(s) re-run by "
+            f"`{facts['command']}` ({facts['total_s']:.0f} s, {facts['date']})."
+        )
+        earlier = first_run.get("merged") or (
+            f"Merged report: the run of {first_run.get('date', '?')} "
+            f"(`{first_run.get('command', '?')}`, {first_run.get('total_s', 0):.0f} s);"
+        )
+        if config.pairs:
+            facts["merged"] = f"{earlier.rstrip('.;')}; then {rerun}"
+        else:
+            facts["merged"] = f"{earlier} Nothing needed a re-run in `{facts['command']}`."
+    if previous is not None:
+        config.pairs = None  # render every row of the merged result
     text = report.render(config, harness.selected_workloads(config), measurements, facts)
     print(text)
     output = args.output
-    if output is None and not (args.quick or args.only or args.shape or args.peers or args.batch):
+    partial = args.quick or args.only or args.shape or args.peers or args.batch
+    if output is None and not partial:
         output = DEFAULT_OUTPUT
     if output is not None and not args.no_write:
         report.write(output, text)
         progress(f"report written to {output}")
     if args.json is not None:
-        args.json.write_text(json.dumps(harness.measurements_to_json(measurements), indent=1))
+        args.json.write_text(
+            json.dumps(harness.measurements_to_json(config, measurements, facts), indent=1)
+        )
     failed = [m for m in measurements if m.error is not None]
     for measurement in failed:
         progress(f"FAILED {measurement.workload} | {measurement.impl}: {measurement.error}")

@@ -59,6 +59,11 @@ def seconds(value: float) -> str:
     return f"{value:.3f}"
 
 
+def ratio_text(value: float) -> str:
+    """Two decimals, but never rounded down to 0.00 (tiny volumes give ratios like 0.004)."""
+    return f"{value:.2f}" if value >= 0.1 else f"{value:.2g}"
+
+
 def timing_cell(measurement: Measurement) -> str:
     low, high = measurement.spread
     return f"{seconds(measurement.median)} [{seconds(low)}-{seconds(high)}]"
@@ -97,20 +102,27 @@ def header(config: Config, facts: dict[str, Any]) -> str:
         f"- Volume {shape} voxels (image uint8 and segmentation uint32, `benchmarks/data.py`, "
         f"fingerprints {facts['fingerprints']}); {config.random_reads} random reads; "
         f"{config.repeat} timed repetitions (median, [min-max])",
-        f"- Load average (1/5/15 min) at start {facts['load_start']}, at end {facts['load_end']}",
+        f"- Load average (1/5/15 min) at start {facts['load_start']}, at end {facts['load_end']}; "
+        f"{facts['background']}",
         "",
         "Method: every (workload, library) pair runs in its own fresh child process "
         "(`python -m benchmarks.child`), all on the same cached volumes and the same chunk 32^3 / "
         "shard 128^3 unless a peer's label says otherwise. Only the operation itself is timed "
         "(`time.perf_counter`); creating empty datasets, writing the fixtures that reads use and "
         "checking results against the source are untimed. Files are on the local disk with a warm "
-        "page cache (nothing is flushed or dropped), so these are CPU/memory-bound numbers. "
+        "page cache; dirty pages are flushed (`os.sync()`, untimed) before every timed call, but "
+        "no cache is dropped, so these are CPU/memory-bound numbers. "
         "Peak RSS: the kernel's high-water mark `VmHWM` of the child, reset just before the timed "
         "call (`/proc/self/clear_refs`), so it is the peak *during* the call; it includes what was "
         "already resident (interpreter, libraries, the input volume for writes), and the growth "
         "above the RSS right before the call is shown in parentheses. The largest value over the "
-        "repetitions is shown.",
+        "repetitions is shown. The machine may be shared: a child during which the rest of the "
+        f"machine kept more than {config.max_background} cores busy (`/proc/stat` minus our own "
+        f"process tree) is re-run after waiting for quiet, up to {config.retries} times and "
+        f"{config.retry_budget_s:.0f} s per run in total, and the least disturbed attempt is kept.",
     ]
+    if facts.get("merged"):
+        lines += ["", facts["merged"]]
     if facts.get("batch"):
         lines += [
             "",
@@ -142,7 +154,9 @@ def group_table(
             if ours is not None and ours.ok
             else "n/a"
         )
-        peers = workload.peers or [None]
+        # Peers left out with --peers have no measurement and get no row.
+        measured = [impl for impl in workload.peers if (workload.name, impl.key) in results]
+        peers: list[Any] = measured or [None]
         for impl in peers:
             if impl is None:
                 peer_name, peer_cell, ratio = "-", "-", "n/a"
@@ -152,7 +166,7 @@ def group_table(
                 if peer is not None and peer.ok:
                     peer_cell = timing_cell(peer)
                     ratio = (
-                        f"{ours.median / peer.median:.2f}"
+                        ratio_text(ours.median / peer.median)
                         if ours is not None and ours.ok
                         else "n/a"
                     )
@@ -175,6 +189,42 @@ def group_table(
     return body
 
 
+def background_summary(measurements: list[Measurement]) -> str:
+    """How much CPU the rest of the machine used while our children ran (contention check)."""
+    pairs = [
+        (m.background_cpu_s, m.wall_s, m)
+        for m in measurements
+        if m.background_cpu_s is not None and m.wall_s
+    ]
+    if not pairs:
+        return "background CPU not measured"
+    total = sum(p[0] for p in pairs)
+    wall = sum(p[1] for p in pairs)
+    worst_cpu, worst_wall, worst = max(pairs, key=lambda p: p[0] / p[1])
+    reruns = sum(1 for m in measurements if m.attempts > 1)
+    return (
+        f"CPU used by everything else (other processes, kernel threads incl. our writeback) "
+        f"while our children ran: {total:.0f} s over {wall:.0f} s wall "
+        f"({100 * total / wall:.0f}% of one core; worst child {worst.workload} | {worst.impl}: "
+        f"{100 * worst_cpu / worst_wall:.0f}%); {reruns} measurement(s) re-run because the "
+        "machine was busy"
+    )
+
+
+def disturbed_note(measurements: list[Measurement], max_cores: float) -> str:
+    disturbed = [m for m in measurements if m.ok and m.background_cores > max_cores]
+    if not disturbed:
+        return ""
+    items = ", ".join(
+        f"{m.workload} | {m.impl} ({m.background_cores:.2f} cores)" for m in disturbed
+    )
+    return (
+        f"\n**Disturbed:** other work kept more than {max_cores} cores busy during these "
+        f"measurements even after {max(m.attempts for m in disturbed)} attempt(s); treat them "
+        f"with care: {items}.\n"
+    )
+
+
 def render(
     config: Config,
     workloads: list[Workload],
@@ -182,8 +232,12 @@ def render(
     facts: dict[str, Any],
 ) -> str:
     results = {(m.workload, m.impl): m for m in measurements}
-    facts = dict(facts, hwm_reset=all(m.hwm_reset for m in measurements if m.ok))
-    parts = [header(config, facts)]
+    facts = dict(
+        facts,
+        hwm_reset=all(m.hwm_reset for m in measurements if m.ok),
+        background=background_summary(measurements),
+    )
+    parts = [header(config, facts) + disturbed_note(measurements, config.max_background)]
     for key, group in GROUPS.items():
         members = [w for w in workloads if w.group == key]
         if members:

@@ -24,9 +24,9 @@ from ..properties import (
 from ..storage.precomputed.array import read_info
 from ..storage.precomputed.info import VolumeInfo
 from ..storage.precomputed.kvstore import KVStore
+from ._formats import PRECOMPUTED_FORMAT
 
 T = TypeVar("T")
-PRECOMPUTED_FORMAT = "neuroglancerPrecomputed"
 
 
 class InMemoryProperties:

@@ -25,7 +25,7 @@ from ..storage.precomputed.sharding import choose_sharding_spec
 if TYPE_CHECKING:
     from .layer import Layer
 
-PRECOMPUTED_FORMAT = "neuroglancerPrecomputed"
+
 DEFAULT_CHUNK_SHAPE = 64
 _LOCAL_LOCK = threading.RLock()
 

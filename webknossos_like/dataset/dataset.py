@@ -36,14 +36,14 @@ from ..properties import (
     element_class_for,
 )
 from ..storage import WKWArray
-from ..storage.precomputed.kvstore import FileKVStore, KVStore, file_url_to_path, open_kvstore
-from ._bare_precomputed import InMemoryProperties, load_bare
+from ._formats import PRECOMPUTED_FORMAT, WKW_FORMAT
 from ._naming import validate_layer_name
-from ._precomputed import PRECOMPUTED_FORMAT
-from .layer import AXIS_ORDER, WKW_FORMAT, Layer, SegmentationLayer
+from .layer import AXIS_ORDER, Layer, SegmentationLayer
 
 if TYPE_CHECKING:
     from ..serve import ServerHandle
+    from ..storage.precomputed.kvstore import KVStore
+    from ._bare_precomputed import InMemoryProperties
 
 T = TypeVar("T")
 
@@ -135,6 +135,8 @@ class Dataset:
         URLs (`https://`, `precomputed://`, `gs://`) are always read-only.
         `DatasetNotFoundError` if there is nothing to open at the path.
         """
+        from ..storage.precomputed.kvstore import FileKVStore, file_url_to_path, open_kvstore
+
         dataset = cls.__new__(cls)
         location = os.fspath(dataset_path).removeprefix("precomputed://")
         if "://" in location and not location.startswith("file://"):
@@ -153,6 +155,8 @@ class Dataset:
         return dataset
 
     def _init_bare(self, store: KVStore, location: str, path: Path, read_only: bool) -> None:
+        from ._bare_precomputed import load_bare
+
         self._path = path
         self._read_only = read_only
         self._properties_file = load_bare(store, location)

@@ -35,17 +35,18 @@ from ..properties import (
     dtype_per_channel,
 )
 from ..storage import ArrayBackend, WKWArray
-from ..storage.precomputed.array import PrecomputedArray
-from . import _precomputed
+from ._formats import PRECOMPUTED_FORMAT, WKW_FORMAT, LazyModule
 from ._naming import validate_layer_name
-from ._precomputed import PRECOMPUTED_FORMAT
 from .mag_view import MagView, recover_swap
 from .view import View
 
 if TYPE_CHECKING:
+    from . import _precomputed
     from .dataset import Dataset
+else:
+    # Precomputed support (codecs, sharding, HTTP) loads on first use, not at import time.
+    _precomputed = LazyModule("webknossos_like.dataset._precomputed")
 
-WKW_FORMAT = "wkw"
 DEFAULT_CHUNK_SHAPE = 32
 # Shard (= WKW file) edge: small enough that a small write into a compressed mag stays cheap
 # (webknossos defaults to 1024, materialising multi-MB files for a 32^3 write).
@@ -557,6 +558,8 @@ class Layer:
             else (info.chunk_shape if same_format else None),
         }
         if self.data_format == PRECOMPUTED_FORMAT:
+            from ..storage.precomputed.array import PrecomputedArray
+
             if same_format and compress is None and isinstance(source._backend, PrecomputedArray):
                 scale = source._backend.scale
                 settings["encoding"] = scale.encoding

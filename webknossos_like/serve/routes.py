@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from ..dataset._precomputed import PRECOMPUTED_FORMAT, layer_store, read_layer_info
+from ..dataset._formats import PRECOMPUTED_FORMAT
+from ..dataset._precomputed import layer_store, read_layer_info
 from ..errors import WebknossosLikeError
 from ..geometry import BoundingBox, Mag, Vec3Int, Vec3IntLike
 from ..properties import LENGTH_UNIT_TO_NANOMETER, PROPERTIES_FILE_NAME
