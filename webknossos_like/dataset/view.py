@@ -148,29 +148,29 @@ class View:
         ]
         if len(given) > 1:
             raise InvalidArgumentError(f"Pass at most one location, got {', '.join(given)}.")
-        view_box = self.bounding_box
         if size is not None and (absolute_bounding_box or relative_bounding_box) is not None:
             raise InvalidArgumentError("`size` cannot be combined with a bounding box.")
         if absolute_bounding_box is not None:
             return absolute_bounding_box
+        # The view's box (for a MagView derived from the layer properties) only when needed.
         if relative_bounding_box is not None:
-            return relative_bounding_box.offset(view_box.topleft)
+            return relative_bounding_box.offset(self.bounding_box.topleft)
         if absolute_offset is not None:
             topleft = Vec3Int(absolute_offset)
         elif relative_offset is not None:
-            topleft = view_box.topleft + Vec3Int(relative_offset)
+            topleft = self.bounding_box.topleft + Vec3Int(relative_offset)
         else:
-            topleft = view_box.topleft
+            topleft = self.bounding_box.topleft
         if size is not None:
             extent = Vec3Int(size)
         elif default_size is not None:
             extent = default_size
         else:
-            extent = view_box.bottomright - topleft
+            extent = self.bounding_box.bottomright - topleft
         if not extent.is_positive(strictly_positive=True):
             raise GeometryError(
                 f"Size {extent} must be positive in every axis (region starting at {topleft} "
-                f"in view {view_box})."
+                f"in view {self.bounding_box})."
             )
         return BoundingBox(topleft, extent)
 

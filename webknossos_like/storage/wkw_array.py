@@ -105,7 +105,7 @@ class WKWArray:
         self._handle: Any = None
         self._prefix: bytes | None = None
         # Shard files already validated, by (inode, size, mtime): unchanged files are not re-read.
-        self._checked: dict[Path, tuple[int, int, int]] = {}
+        self._checked: dict[str, tuple[int, int, int]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -214,7 +214,7 @@ class WKWArray:
             self._prefix = (self._path / HEADER_FILE).read_bytes()[:8]
         return self._prefix
 
-    def _check_shard_file(self, path: Path) -> None:
+    def _check_shard_file(self, path: str) -> None:
         """Refuse shard files the native library would misread (zeros) or crash on.
 
         Each file starts with the dataset header (bytes 0-7) and its data offset; raw files
@@ -254,9 +254,14 @@ class WKWArray:
     def _read_raw(self, bbox: BoundingBox) -> np.ndarray:
         if max(bbox.bottomright) > _MAX_COORD:
             raise OutOfBoundsError(f"{bbox} exceeds the uint32 coordinate range of WKW.")
-        shard = self._info.shard_shape
-        for box in align_outward(bbox, shard).chunk(shard):
-            self._check_shard_file(self.shard_path(box.topleft // shard))
+        # Plain-int loop over the touched shard files (this runs on every read).
+        edge = self._info.shard_shape.x  # WKW shards are cubic
+        (x0, y0, z0), (x1, y1, z1) = bbox.topleft, bbox.bottomright
+        root = os.fspath(self._path)
+        for z in range(z0 // edge, (z1 - 1) // edge + 1):
+            for y in range(y0 // edge, (y1 - 1) // edge + 1):
+                for x in range(x0 // edge, (x1 - 1) // edge + 1):
+                    self._check_shard_file(f"{root}/z{z}/y{y}/x{x}.wkw")
         try:
             data: np.ndarray = self._dataset().read(bbox.topleft.to_tuple(), bbox.size.to_tuple())
         except wkw.wkw.WKWException as exc:
