@@ -49,7 +49,11 @@ import numpy as np
 from . import data as bench_data
 
 # Modules that register workloads; add new ones here (e.g. "benchmarks.precomputed_bench").
-WORKLOAD_MODULES: list[str] = ["benchmarks.wkw_bench"]
+WORKLOAD_MODULES: list[str] = [
+    "benchmarks.wkw_bench",
+    "benchmarks.precomputed_bench",
+    "benchmarks.pyramid_bench",
+]
 
 OURS = "ours"
 REPO_ROOT = Path(__file__).resolve().parent.parent

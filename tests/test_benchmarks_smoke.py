@@ -106,6 +106,8 @@ def test_quick_run_has_every_row_with_numbers(tmp_path: Path) -> None:
         "WKW: full-volume write and read",
         "WKW: random 64^3 reads",
         "Time to first voxel",
+        "Neuroglancer precomputed: write, read, random 64^3 reads",
+        "Pyramid: downsample mag 1 to mags 2, 4, 8 (isotropic)",
     ):
         assert f"## {title}" in proc.stdout
     measurements = json.loads(results.read_text())["measurements"]
