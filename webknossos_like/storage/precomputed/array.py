@@ -63,6 +63,8 @@ class PrecomputedArray:
         if not 0 <= chunk_size_index < len(scale.chunk_sizes):
             raise StorageError(f"Scale {key!r} has no chunk size #{chunk_size_index}.")
         self._chunk = Vec3Int(scale.chunk_sizes[chunk_size_index])
+        self._chunk_t = self._chunk.to_tuple()
+        self._offset_t = scale.offset.to_tuple()
         self._sharding = (
             ShardingSpec.from_json(scale.sharding) if scale.sharding is not None else None
         )
@@ -140,10 +142,16 @@ class PrecomputedArray:
             for x in range(low.x, high.x)
         ]
 
+    def _cell_bounds(self, cell: Vec3Int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """`(begin, end)` of a grid cell as plain ints (hot path: no geometry objects)."""
+        offset, chunk, size = self._offset_t, self._chunk_t, self._scale.size
+        begin = tuple(offset[i] + cell[i] * chunk[i] for i in range(3))
+        end = tuple(offset[i] + min((cell[i] + 1) * chunk[i], size[i]) for i in range(3))
+        return begin, end
+
     def _cell_box(self, cell: Vec3Int) -> BoundingBox:
-        begin = self._scale.offset + cell * self._chunk
-        end = self._scale.offset + ((cell + 1) * self._chunk).pairmin(Vec3Int(self._scale.size))
-        return BoundingBox(begin, end - begin)
+        begin, end = self._cell_bounds(cell)
+        return BoundingBox(begin, tuple(e - b for b, e in zip(begin, end, strict=True)))
 
     def is_chunk(self, box: BoundingBox) -> bool:
         """Whether `box` is exactly one chunk of this scale's grid (same name, same region)."""
@@ -155,8 +163,10 @@ class PrecomputedArray:
         return self._cell_box(relative // self._chunk) == box
 
     def _chunk_key(self, box: BoundingBox) -> str:
-        (x0, y0, z0), (x1, y1, z1) = box.topleft, box.bottomright
-        return f"{self._key}/{x0}-{x1}_{y0}-{y1}_{z0}-{z1}"
+        return self._bounds_key(box.topleft.to_tuple(), box.bottomright.to_tuple())
+
+    def _bounds_key(self, begin: tuple[int, ...], end: tuple[int, ...]) -> str:
+        return f"{self._key}/{begin[0]}-{end[0]}_{begin[1]}-{end[1]}_{begin[2]}-{end[2]}"
 
     def _chunk_ids(self, cells: list[Vec3Int]) -> list[int]:
         positions = np.array([c.to_tuple() for c in cells], dtype=np.uint64).reshape(-1, 3)
@@ -206,15 +216,21 @@ class PrecomputedArray:
         if inside.is_empty():
             return out
         cells = self._cells(inside)
+        channels = self._volume.num_channels
+        low, high, origin = inside.topleft, inside.bottomright, bbox.topleft
         for cell, raw in self._fetch(cells).items():
             if raw is None:
                 continue
-            box = self._cell_box(cell)
-            data = self._decode(raw, box)
-            overlap = box.intersected_with(inside)
-            out[_ALL + overlap.offset(-bbox.topleft).to_slices()] = data[
-                _ALL + overlap.offset(-box.topleft).to_slices()
-            ]
+            begin, end = self._cell_bounds(cell)
+            shape = (channels, *(e - b for b, e in zip(begin, end, strict=True)))
+            data = decode_chunk(
+                raw, self._encoding, shape, self._dtype, block_size=self._block, writable=False
+            )
+            lo = [max(begin[i], low[i]) for i in range(3)]
+            hi = [min(end[i], high[i]) for i in range(3)]
+            target = tuple(slice(lo[i] - origin[i], hi[i] - origin[i]) for i in range(3))
+            source = tuple(slice(lo[i] - begin[i], hi[i] - begin[i]) for i in range(3))
+            out[_ALL + target] = data[_ALL + source]
         return out
 
     def list_written_boxes(self) -> Iterator[BoundingBox]:

@@ -207,7 +207,7 @@ def _encode_raw(data: npt.NDArray[Any]) -> bytes:
 
 
 def _decode_raw(
-    buf: Buffer, shape: tuple[int, int, int, int], dtype: np.dtype[Any]
+    buf: Buffer, shape: tuple[int, int, int, int], dtype: np.dtype[Any], *, writable: bool = True
 ) -> npt.NDArray[Any]:
     c, sx, sy, sz = shape
     expected = c * sx * sy * sz * dtype.itemsize
@@ -221,7 +221,8 @@ def _decode_raw(
     flat = np.frombuffer(buf, dtype=little)
     if little != dtype:
         flat = flat.astype(dtype)
-    return _writable(flat.reshape(c, sz, sy, sx).transpose(0, 3, 2, 1))
+    view = flat.reshape(c, sz, sy, sx).transpose(0, 3, 2, 1)
+    return _writable(view) if writable else view
 
 
 # --------------------------------------------------------------------------------------------
@@ -424,8 +425,10 @@ def decode_chunk(
     dtype: npt.DTypeLike,
     *,
     block_size: Sequence[int] | None = None,
+    writable: bool = True,
 ) -> npt.NDArray[Any]:
-    """Decode one chunk to a writable `(c, x, y, z)` array of `dtype`.
+    """Decode one chunk to a `(c, x, y, z)` array of `dtype` (writable unless `writable=False`,
+    which lets raw chunks be a view of `buf`: no copy when the caller only reads).
 
     `shape` is `(c, x, y, z)`, the clipped shape for edge chunks; `block_size` is the
     compressed_segmentation block size (default 8x8x8). Raises `CorruptChunkError` when the
@@ -445,7 +448,7 @@ def decode_chunk(
     dt = np.dtype(dtype)
     name = check_encoding(encoding, dt, max(full[0], 1))
     if name == "raw":
-        return _decode_raw(buf, full, dt)
+        return _decode_raw(buf, full, dt, writable=writable)
     if name == "compressed_segmentation":
         return _cseg.decode(buf, full, dt, _block_size(block_size))
     if name in _IMAGE_ENCODINGS and 0 in full:
