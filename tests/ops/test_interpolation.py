@@ -148,3 +148,23 @@ def test_mode_names() -> None:
     ) as info:
         parse_interpolation_mode("bicubic-ish", "color")
     assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint32, np.uint64, np.int16])
+@pytest.mark.parametrize("factor", [(2, 2, 2), (2, 2, 1), (4, 4, 4)])
+def test_compiled_mode_matches_numpy(
+    monkeypatch: pytest.MonkeyPatch, dtype: type, factor: tuple[int, int, int]
+) -> None:
+    from webknossos_like.ops import interpolation
+
+    if interpolation._compiled_kernels() is None:
+        pytest.skip("numba is not installed: the NumPy kernel is the only one")
+    rng = np.random.default_rng(7)
+    base = 2**60 if np.dtype(dtype) == np.uint64 else 0
+    data = (rng.integers(0, 4, size=(2, 16, 12, 9)) + base).astype(dtype)
+    monkeypatch.setattr(interpolation, "_COMPILED_MIN_VOXELS", 0)
+    compiled = downsample_data(data, Vec3Int(factor), "mode")
+    monkeypatch.setattr(interpolation, "_COMPILED_MIN_VOXELS", 2**62)
+    reference = downsample_data(data, Vec3Int(factor), "mode")
+    np.testing.assert_array_equal(compiled, reference)
+    assert compiled.dtype == reference.dtype and compiled.flags.f_contiguous

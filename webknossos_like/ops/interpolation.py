@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import product
+from typing import Any
 
 import numpy as np
 
@@ -187,6 +188,24 @@ def parse_interpolation_mode(mode: str, category: str) -> str:
     return str(name)
 
 
+# Below this size the NumPy kernels win (no compile or dispatch cost).
+_COMPILED_MIN_VOXELS = 2**18
+_compiled: Any = None
+
+
+def _compiled_kernels() -> Any:
+    """The numba kernels module, or None when numba is not installed (imported once, lazily)."""
+    global _compiled
+    if _compiled is None:
+        try:
+            from . import _numba_kernels
+        except ImportError:
+            _compiled = False
+        else:
+            _compiled = _numba_kernels
+    return _compiled or None
+
+
 def downsample_data(data: np.ndarray, factor: Vec3Int, mode: str) -> np.ndarray:
     """Reduce `(c, x, y, z)` data by `factor` per axis; sizes that are not multiples are edge-padded.
 
@@ -200,6 +219,11 @@ def downsample_data(data: np.ndarray, factor: Vec3Int, mode: str) -> np.ndarray:
     if padded != shape:
         pad = [(0, 0)] + [(0, p - s) for p, s in zip(padded, shape, strict=True)]
         data = np.pad(data, pad, mode="edge")
+    if mode == "mode" and data.size >= _COMPILED_MIN_VOXELS:
+        compiled = _compiled_kernels()
+        if compiled is not None:
+            result_compiled: np.ndarray = compiled.mode(data, factor.to_tuple())
+            return result_compiled
     kernel = _KERNELS[mode]
     out_shape = (data.shape[0], *(padded // factor))
     result = np.empty(out_shape, dtype=data.dtype, order="F")
