@@ -7,7 +7,6 @@ import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from .errors import InvalidArgumentError, WebknossosLikeError
@@ -17,23 +16,6 @@ _FORMATS = {
     "precomputed": "neuroglancerPrecomputed",
     "neuroglancerPrecomputed": "neuroglancerPrecomputed",
 }
-
-
-def _disk_usage(path: Path) -> int:
-    if not path.exists():
-        return 0
-    return sum(
-        f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.name.startswith(".")
-    )
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.1f} {unit}" if unit != "B" else f"{int(value)} B"
-        value /= 1024
-    return f"{value:.1f} TiB"  # pragma: no cover
 
 
 @contextmanager
@@ -66,13 +48,16 @@ def _cmd_demo(args: argparse.Namespace) -> None:
 
 
 def _cmd_info(args: argparse.Namespace) -> None:
+    from .notebook.html import format_bytes, layer_disk_size
+
     dataset = _open(args.path, read_only=True)
     print(
         f"{dataset.name}: voxel size {dataset.voxel_size} {dataset.voxel_size_unit}  ({dataset.location})"
     )
     for layer in dataset.layers.values():
         box = layer.bounding_box
-        size = "" if "://" in dataset.location else f", {_human(_disk_usage(layer.path))} on disk"
+        stored = layer_disk_size(layer)
+        size = "" if stored is None else f", {format_bytes(stored)} on disk"
         print(
             f"  {layer.name}: {layer.category}, {layer.data_format}, {layer.num_channels}x{layer.dtype}, "
             f"bbox {box.topleft.to_tuple()} + {box.size.to_tuple()}{size}"

@@ -12,6 +12,7 @@ import numpy as np
 from .dataset import COLOR_CATEGORY, SEGMENTATION_CATEGORY, Dataset
 from .errors import DatasetExistsError
 from .geometry import Vec3Int
+from .notebook.html import format_bytes, layer_disk_size
 from .sample_data import DEFAULT_SHAPE, make_sample
 
 VOXEL_SIZE = (11.24, 11.24, 25.0)
@@ -32,10 +33,6 @@ def _prepare(folder: Path) -> None:
         raise DatasetExistsError(
             f"{folder} exists and is not a demo output; choose another folder."
         )
-
-
-def _disk_usage(path: Path) -> int:
-    return sum(f.stat().st_blocks * 512 for f in path.rglob("*") if f.is_file())
 
 
 def _write_thumbnails(dataset: Dataset, folder: Path) -> list[Path]:
@@ -112,10 +109,10 @@ def run_demo(
         for layer in source.layers.values():
             box = layer.bounding_box
             mags = ",".join(m.to_layer_name() for m in layer.mags)
-            size_mib = _disk_usage(layer.path) / 2**20
+            stored = format_bytes(layer_disk_size(layer) or 0)
             print(
                 f"  {layer.name:<14}{layer.data_format:<26}{layer.dtype!s:<8}{mags:<18}"
-                f"{f'{box.topleft.to_tuple()}+{box.size.to_tuple()}':<36}{size_mib:>6.1f} MiB"
+                f"{f'{box.topleft.to_tuple()}+{box.size.to_tuple()}':<36}{stored:>10}"
             )
     largest = pre.get_segmentation_layer("segmentation").largest_segment_id
     print(f"  segments: {len(np.unique(segmentation))} labels, largest id {largest}")

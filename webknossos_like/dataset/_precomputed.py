@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import DatasetNotFoundError, InvalidArgumentError, UnsupportedFormatError
 from ..geometry import BoundingBox, Mag, Vec3Int
+from ..ops._stored import StoredShards
 from ..storage.precomputed.array import PrecomputedArray
 from ..storage.precomputed.codecs import check_encoding
 from ..storage.precomputed.info import ScaleInfo, VolumeInfo, dumps_info, loads_info
@@ -261,7 +262,7 @@ def sync_domains(layer: Layer, keys: dict[Mag, str]) -> dict[str, str]:
             new_info.scales = [grown if s.key == key else s for s in new_info.scales]
             new = PrecomputedArray(store, grown.key, info=new_info)
             if grown.sharding is not None and grown.key != key:
-                stored = StoredBoxes(old_boxes)
+                stored = StoredShards(boxes=old_boxes, grid=new.info.shard_shape)
                 for shard_box in _shard_boxes(new):
                     if stored.touches(shard_box):
                         new.write(shard_box.topleft, old.read(shard_box))
@@ -288,17 +289,6 @@ def _shard_boxes(array: PrecomputedArray) -> list[BoundingBox]:
         box.offset(origin)
         for box in array.domain.offset(-origin).chunk(info.shard_shape, info.shard_shape)
     ]
-
-
-class StoredBoxes:
-    """Boxes known to hold data, for overlap queries."""
-
-    def __init__(self, boxes: Any) -> None:
-        self._boxes = list(boxes)
-
-    def touches(self, box: BoundingBox) -> bool:
-        """Whether any stored box overlaps `box`."""
-        return any(not box.intersected_with(b).is_empty() for b in self._boxes)
 
 
 def chunk_key(key: str, box: BoundingBox) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..geometry import BoundingBox, Vec3Int
@@ -22,12 +23,20 @@ def _cells(box: BoundingBox, grid: Vec3Int) -> list[tuple[int, int, int]]:
 
 
 class StoredShards:
-    """The stored boxes of a view, bucketed on its shard grid for quick overlap queries."""
+    """Stored boxes bucketed on a grid, for quick overlap queries (`StoredShards(view)`)."""
 
-    def __init__(self, view: View) -> None:
-        self._grid = view.shard_shape_mag1
+    def __init__(
+        self,
+        view: View | None = None,
+        *,
+        boxes: Iterable[BoundingBox] = (),
+        grid: Vec3Int | None = None,
+    ) -> None:
+        if view is not None:
+            boxes, grid = view.get_bounding_boxes_on_disk(), view.shard_shape_mag1
+        self._grid = grid if grid is not None else Vec3Int(64)
         self._buckets: dict[tuple[int, int, int], list[BoundingBox]] = {}
-        for box in view.get_bounding_boxes_on_disk():
+        for box in boxes:
             for cell in _cells(box, self._grid):
                 self._buckets.setdefault(cell, []).append(box)
 
