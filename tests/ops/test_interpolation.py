@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+from unittest import mock
 from itertools import product
 
 import numpy as np
@@ -73,6 +74,17 @@ factors = st.sampled_from([(2, 2, 2), (2, 2, 1), (1, 1, 2), (2, 1, 1), (4, 4, 4)
 modes = st.sampled_from(["average", "median", "mode", "nearest", "max", "min"])
 
 
+def _has_numba() -> bool:
+    from webknossos_like.ops import interpolation
+
+    return interpolation._compiled_kernels() is not None
+
+
+# "compiled" runs the numba kernels even on tiny arrays; "numpy" never uses them.
+BACKENDS = {"numpy": 2**62, "compiled": 0}
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
 @settings(max_examples=150, deadline=None)
 @given(
     data=st.data(),
@@ -81,7 +93,7 @@ modes = st.sampled_from(["average", "median", "mode", "nearest", "max", "min"])
     mode=modes,
 )
 def test_kernels_match_reference(
-    data: st.DataObject, dtype: type, factor: tuple[int, int, int], mode: str
+    backend: str, data: st.DataObject, dtype: type, factor: tuple[int, int, int], mode: str
 ) -> None:
     shape = data.draw(
         st.tuples(st.integers(1, 2), st.integers(1, 7), st.integers(1, 7), st.integers(1, 7))
@@ -94,7 +106,10 @@ def test_kernels_match_reference(
     # few distinct values make mode ties and runs likely
     palette = data.draw(st.lists(elements, min_size=1, max_size=4))
     array = data.draw(hnp.arrays(dtype, shape, elements=st.sampled_from(palette)))
-    result = downsample_data(array, Vec3Int(factor), mode)
+    from webknossos_like.ops import interpolation
+
+    with mock.patch.object(interpolation, "_COMPILED_MIN_VOXELS", BACKENDS[backend]):
+        result = downsample_data(array, Vec3Int(factor), mode)
     expected = reference(array, factor, mode)
     if np.dtype(dtype).kind == "f" and mode in ("average", "median"):
         np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-3)
@@ -150,10 +165,11 @@ def test_mode_names() -> None:
     assert isinstance(info.value, ValueError)
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint32, np.uint64, np.int16])
+@pytest.mark.parametrize("mode", ["mode", "median", "average"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint32, np.uint64, np.int16, np.int64])
 @pytest.mark.parametrize("factor", [(2, 2, 2), (2, 2, 1), (4, 4, 4)])
-def test_compiled_mode_matches_numpy(
-    monkeypatch: pytest.MonkeyPatch, dtype: type, factor: tuple[int, int, int]
+def test_compiled_kernels_match_numpy(
+    monkeypatch: pytest.MonkeyPatch, dtype: type, factor: tuple[int, int, int], mode: str
 ) -> None:
     from webknossos_like.ops import interpolation
 
@@ -161,10 +177,12 @@ def test_compiled_mode_matches_numpy(
         pytest.skip("numba is not installed: the NumPy kernel is the only one")
     rng = np.random.default_rng(7)
     base = 2**60 if np.dtype(dtype) == np.uint64 else 0
-    data = (rng.integers(0, 4, size=(2, 16, 12, 9)) + base).astype(dtype)
+    spread = 4 if mode == "mode" else int(min(np.iinfo(dtype).max, 2**40))
+    low = int(np.iinfo(dtype).min) // 2 if mode != "mode" else 0
+    data = (rng.integers(low, spread, size=(2, 16, 12, 9)) + base).astype(dtype)
     monkeypatch.setattr(interpolation, "_COMPILED_MIN_VOXELS", 0)
-    compiled = downsample_data(data, Vec3Int(factor), "mode")
+    compiled = downsample_data(data, Vec3Int(factor), mode)
     monkeypatch.setattr(interpolation, "_COMPILED_MIN_VOXELS", 2**62)
-    reference = downsample_data(data, Vec3Int(factor), "mode")
+    reference = downsample_data(data, Vec3Int(factor), mode)
     np.testing.assert_array_equal(compiled, reference)
     assert compiled.dtype == reference.dtype and compiled.flags.f_contiguous

@@ -1,7 +1,9 @@
-"""Compiled `mode` and `median` kernels, used when the optional `numba` package is installed.
+"""Compiled downsampling kernels, used when the optional `numba` package is installed.
 
-Same results as the NumPy kernels (ties to the smallest label, even-count medians rounded half
-up); the NumPy versions remain the reference and the fallback.
+Same results as the NumPy kernels in `interpolation.py` (which stay the reference and the
+fallback): `mode` ties go to the smallest label, even-count integer medians are the mean of the
+two middle values rounded half up. The 2x2x2 kernels are unrolled and work on one channel's 3-D
+array at a time, which lets LLVM vectorise them (a 256^3 uint8 median takes ~1 ms).
 """
 
 from __future__ import annotations
@@ -11,50 +13,209 @@ from typing import Any
 import numba
 import numpy as np
 
+_FAST = {"cache": True, "nogil": True}
 
-@numba.njit(cache=True, nogil=True)
-def _mode(data: Any, fx: int, fy: int, fz: int, out: Any) -> None:  # pragma: no cover - compiled
+
+@numba.njit(inline="always", **_FAST)
+def _mean_up(low: Any, high: Any) -> Any:  # pragma: no cover - compiled
+    """ceil((low + high) / 2) without widening, exact for every integer type (also 64-bit)."""
+    return (low | high) - ((low ^ high) >> 1)
+
+
+@numba.njit(inline="always", **_FAST)
+def _middle_pair(a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any, a6: Any, a7: Any) -> Any:
+    """The 4th and 5th smallest of eight values (in either order): a pruned merge network."""
+    b0, b1 = min(a0, a1), max(a0, a1)
+    b2, b3 = min(a2, a3), max(a2, a3)
+    b4, b5 = min(a4, a5), max(a4, a5)
+    b6, b7 = min(a6, a7), max(a6, a7)
+    c0, c1, c2, c3 = min(b0, b2), min(b1, b3), max(b0, b2), max(b1, b3)
+    c4, c5, c6, c7 = min(b4, b6), min(b5, b7), max(b4, b6), max(b5, b7)
+    d1, d2 = min(c1, c2), max(c1, c2)
+    d5, d6 = min(c5, c6), max(c5, c6)
+    e2, e3, e4, e5 = min(d2, d6), min(c3, c7), max(c0, c4), max(d1, d5)
+    return min(e3, e5), max(e2, e4)
+
+
+@numba.njit(**_FAST)
+def _median_222(s: Any, t: Any) -> None:  # pragma: no cover - compiled
+    for z in range(t.shape[2]):
+        for y in range(t.shape[1]):
+            for x in range(t.shape[0]):
+                low, high = _middle_pair(
+                    s[2 * x, 2 * y, 2 * z],
+                    s[2 * x + 1, 2 * y, 2 * z],
+                    s[2 * x, 2 * y + 1, 2 * z],
+                    s[2 * x + 1, 2 * y + 1, 2 * z],
+                    s[2 * x, 2 * y, 2 * z + 1],
+                    s[2 * x + 1, 2 * y, 2 * z + 1],
+                    s[2 * x, 2 * y + 1, 2 * z + 1],
+                    s[2 * x + 1, 2 * y + 1, 2 * z + 1],
+                )
+                t[x, y, z] = _mean_up(low, high)
+
+
+@numba.njit(**_FAST)
+def _average_222(s: Any, t: Any) -> None:  # pragma: no cover - compiled
+    # Integers of at most 32 bits: the sum of eight fits in int64; `>> 3` floors like `// 8`.
+    for z in range(t.shape[2]):
+        for y in range(t.shape[1]):
+            for x in range(t.shape[0]):
+                total = (
+                    np.int64(s[2 * x, 2 * y, 2 * z])
+                    + np.int64(s[2 * x + 1, 2 * y, 2 * z])
+                    + np.int64(s[2 * x, 2 * y + 1, 2 * z])
+                    + np.int64(s[2 * x + 1, 2 * y + 1, 2 * z])
+                    + np.int64(s[2 * x, 2 * y, 2 * z + 1])
+                    + np.int64(s[2 * x + 1, 2 * y, 2 * z + 1])
+                    + np.int64(s[2 * x, 2 * y + 1, 2 * z + 1])
+                    + np.int64(s[2 * x + 1, 2 * y + 1, 2 * z + 1])
+                )
+                t[x, y, z] = (total + 4) >> 3
+
+
+@numba.njit(**_FAST)
+def _mode_222(s: Any, t: Any) -> None:  # pragma: no cover - compiled
+    # Each value counts only its later matches: a value's first occurrence carries its full
+    # count and later ones carry less, so "more, or as many and smaller" picks the smallest of
+    # the most frequent labels.
+    for z in range(t.shape[2]):
+        for y in range(t.shape[1]):
+            for x in range(t.shape[0]):
+                a0 = s[2 * x, 2 * y, 2 * z]
+                a1 = s[2 * x + 1, 2 * y, 2 * z]
+                a2 = s[2 * x, 2 * y + 1, 2 * z]
+                a3 = s[2 * x + 1, 2 * y + 1, 2 * z]
+                a4 = s[2 * x, 2 * y, 2 * z + 1]
+                a5 = s[2 * x + 1, 2 * y, 2 * z + 1]
+                a6 = s[2 * x, 2 * y + 1, 2 * z + 1]
+                a7 = s[2 * x + 1, 2 * y + 1, 2 * z + 1]
+                c0 = (
+                    (a0 == a1)
+                    + (a0 == a2)
+                    + (a0 == a3)
+                    + (a0 == a4)
+                    + (a0 == a5)
+                    + (a0 == a6)
+                    + (a0 == a7)
+                )
+                if c0 == 7:
+                    t[x, y, z] = a0
+                    continue
+                c1 = (a1 == a2) + (a1 == a3) + (a1 == a4) + (a1 == a5) + (a1 == a6) + (a1 == a7)
+                c2 = (a2 == a3) + (a2 == a4) + (a2 == a5) + (a2 == a6) + (a2 == a7)
+                c3 = (a3 == a4) + (a3 == a5) + (a3 == a6) + (a3 == a7)
+                c4 = (a4 == a5) + (a4 == a6) + (a4 == a7)
+                c5 = (a5 == a6) + (a5 == a7)
+                c6 = 0 + (a6 == a7)
+                best, count = a0, c0
+                if c1 > count or (c1 == count and a1 < best):
+                    best, count = a1, c1
+                if c2 > count or (c2 == count and a2 < best):
+                    best, count = a2, c2
+                if c3 > count or (c3 == count and a3 < best):
+                    best, count = a3, c3
+                if c4 > count or (c4 == count and a4 < best):
+                    best, count = a4, c4
+                if c5 > count or (c5 == count and a5 < best):
+                    best, count = a5, c5
+                if c6 > count or (c6 == count and a6 < best):
+                    best, count = a6, c6
+                if count == 0 and a7 < best:
+                    best = a7
+                t[x, y, z] = best
+
+
+@numba.njit(**_FAST)
+def _mode_any(s: Any, t: Any, fx: int, fy: int, fz: int) -> None:  # pragma: no cover - compiled
     k = fx * fy * fz
-    values = np.empty(k, dtype=data.dtype)
-    for c in range(out.shape[0]):
-        for z in range(out.shape[3]):
-            for y in range(out.shape[2]):
-                for x in range(out.shape[1]):
-                    n = 0
-                    for dz in range(fz):
-                        for dy in range(fy):
-                            for dx in range(fx):
-                                values[n] = data[c, x * fx + dx, y * fy + dy, z * fz + dz]
-                                n += 1
-                    first = values[0]
-                    uniform = True
-                    for i in range(1, k):
-                        if values[i] != first:
-                            uniform = False
-                            break
-                    if uniform:
-                        out[c, x, y, z] = first
-                        continue
-                    best = values[0]
-                    best_count = 0
-                    for i in range(k):
-                        count = 0
-                        for j in range(k):
-                            if values[j] == values[i]:
-                                count += 1
-                        if count > best_count or (count == best_count and values[i] < best):
-                            best = values[i]
-                            best_count = count
-                    out[c, x, y, z] = best
+    values = np.empty(k, dtype=s.dtype)
+    for z in range(t.shape[2]):
+        for y in range(t.shape[1]):
+            for x in range(t.shape[0]):
+                n = 0
+                for dz in range(fz):
+                    for dy in range(fy):
+                        for dx in range(fx):
+                            values[n] = s[x * fx + dx, y * fy + dy, z * fz + dz]
+                            n += 1
+                best = values[0]
+                best_count = 0
+                for i in range(k):
+                    count = 0
+                    for j in range(i, k):
+                        if values[j] == values[i]:
+                            count += 1
+                    if count > best_count or (count == best_count and values[i] < best):
+                        best = values[i]
+                        best_count = count
+                t[x, y, z] = best
 
 
-def mode(data: np.ndarray, factor: tuple[int, int, int]) -> np.ndarray:
-    """Most frequent value per block of the (padded) `(c, x, y, z)` data."""
+@numba.njit(**_FAST)
+def _median_any(s: Any, t: Any, fx: int, fy: int, fz: int) -> None:  # pragma: no cover - compiled
+    k = fx * fy * fz
+    values = np.empty(k, dtype=s.dtype)
+    for z in range(t.shape[2]):
+        for y in range(t.shape[1]):
+            for x in range(t.shape[0]):
+                n = 0
+                for dz in range(fz):
+                    for dy in range(fy):
+                        for dx in range(fx):
+                            values[n] = s[x * fx + dx, y * fy + dy, z * fz + dz]
+                            n += 1
+                for i in range(1, k):  # insertion sort: k is small
+                    value = values[i]
+                    j = i - 1
+                    while j >= 0 and values[j] > value:
+                        values[j + 1] = values[j]
+                        j -= 1
+                    values[j + 1] = value
+                if k % 2:
+                    t[x, y, z] = values[k // 2]
+                else:
+                    t[x, y, z] = _mean_up(values[k // 2 - 1], values[k // 2])
+
+
+def supports(mode: str, dtype: np.dtype[Any], factor: tuple[int, int, int]) -> bool:
+    """Whether a compiled kernel computes `mode` exactly like the NumPy reference.
+
+    Float medians and averages stay with NumPy (same summation order, same NaN handling), as do
+    averages of 64-bit integers (their exact sum needs more than 64 bits).
+    """
+    if mode == "mode":
+        return dtype.kind in "iuf"
+    if mode == "median":
+        return dtype.kind in "iu"
+    if mode == "average":
+        return dtype.kind in "iu" and dtype.itemsize <= 4 and factor == (2, 2, 2)
+    return False
+
+
+def downsample(data: np.ndarray, factor: tuple[int, int, int], mode: str) -> np.ndarray:
+    """Reduce padded `(c, x, y, z)` data by `factor`, one channel (a 3-D array) at a time."""
     fx, fy, fz = factor
     out = np.empty(
         (data.shape[0], data.shape[1] // fx, data.shape[2] // fy, data.shape[3] // fz),
         dtype=data.dtype,
         order="F",
     )
-    _mode(data, fx, fy, fz, out)
+    unrolled = factor == (2, 2, 2)
+    for channel in range(data.shape[0]):
+        source, target = data[channel], out[channel]
+        if mode == "mode":
+            if unrolled:
+                _mode_222(source, target)
+            else:
+                _mode_any(source, target, fx, fy, fz)
+        elif mode == "median":
+            if unrolled:
+                _median_222(source, target)
+            else:
+                _median_any(source, target, fx, fy, fz)
+        elif unrolled:  # average
+            _average_222(source, target)
+        else:
+            raise ValueError(f"No compiled {mode!r} kernel for factor {factor}.")
     return out

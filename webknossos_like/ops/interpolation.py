@@ -189,7 +189,7 @@ def parse_interpolation_mode(mode: str, category: str) -> str:
 
 
 # Below this size the NumPy kernels win (no compile or dispatch cost).
-_COMPILED_MIN_VOXELS = 2**18
+_COMPILED_MIN_VOXELS = 2**12
 _compiled: Any = None
 
 
@@ -219,10 +219,10 @@ def downsample_data(data: np.ndarray, factor: Vec3Int, mode: str) -> np.ndarray:
     if padded != shape:
         pad = [(0, 0)] + [(0, p - s) for p, s in zip(padded, shape, strict=True)]
         data = np.pad(data, pad, mode="edge")
-    if mode == "mode" and data.size >= _COMPILED_MIN_VOXELS:
+    if data.size >= _COMPILED_MIN_VOXELS:
         compiled = _compiled_kernels()
-        if compiled is not None:
-            result_compiled: np.ndarray = compiled.mode(data, factor.to_tuple())
+        if compiled is not None and compiled.supports(mode, data.dtype, factor.to_tuple()):
+            result_compiled: np.ndarray = compiled.downsample(data, factor.to_tuple(), mode)
             return result_compiled
     kernel = _KERNELS[mode]
     out_shape = (data.shape[0], *(padded // factor))
