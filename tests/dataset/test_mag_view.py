@@ -410,7 +410,9 @@ def test_random_writes_match_numpy_model(
 
 
 @pytest.mark.parametrize("data_format", ["wkw", "neuroglancerPrecomputed"])
-def test_parallel_write_with_executor(dataset: Dataset, rng: np.random.Generator, data_format: str) -> None:
+def test_parallel_write_with_executor(
+    dataset: Dataset, rng: np.random.Generator, data_format: str
+) -> None:
     layer = dataset.add_layer("seg", "segmentation", dtype="uint32", data_format=data_format)
     mag = layer.add_mag(1)
     data = rng.integers(0, 70_000, size=(300, 140, 70), dtype=np.uint32)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import collections
-from unittest import mock
 from itertools import product
+from unittest import mock
 
 import numpy as np
 import pytest

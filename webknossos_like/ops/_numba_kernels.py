@@ -13,16 +13,14 @@ from typing import Any
 import numba
 import numpy as np
 
-_FAST = {"cache": True, "nogil": True}
 
-
-@numba.njit(inline="always", **_FAST)
+@numba.njit(inline="always", cache=True, nogil=True)
 def _mean_up(low: Any, high: Any) -> Any:  # pragma: no cover - compiled
     """ceil((low + high) / 2) without widening, exact for every integer type (also 64-bit)."""
     return (low | high) - ((low ^ high) >> 1)
 
 
-@numba.njit(inline="always", **_FAST)
+@numba.njit(inline="always", cache=True, nogil=True)
 def _middle_pair(a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any, a6: Any, a7: Any) -> Any:
     """The 4th and 5th smallest of eight values (in either order): a pruned merge network."""
     b0, b1 = min(a0, a1), max(a0, a1)
@@ -37,7 +35,7 @@ def _middle_pair(a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any, a6: Any, 
     return min(e3, e5), max(e2, e4)
 
 
-@numba.njit(**_FAST)
+@numba.njit(cache=True, nogil=True)
 def _median_222(s: Any, t: Any) -> None:  # pragma: no cover - compiled
     for z in range(t.shape[2]):
         for y in range(t.shape[1]):
@@ -55,7 +53,7 @@ def _median_222(s: Any, t: Any) -> None:  # pragma: no cover - compiled
                 t[x, y, z] = _mean_up(low, high)
 
 
-@numba.njit(**_FAST)
+@numba.njit(cache=True, nogil=True)
 def _average_222(s: Any, t: Any) -> None:  # pragma: no cover - compiled
     # Integers of at most 32 bits: the sum of eight fits in int64; `>> 3` floors like `// 8`.
     for z in range(t.shape[2]):
@@ -74,7 +72,7 @@ def _average_222(s: Any, t: Any) -> None:  # pragma: no cover - compiled
                 t[x, y, z] = (total + 4) >> 3
 
 
-@numba.njit(**_FAST)
+@numba.njit(cache=True, nogil=True)
 def _mode_222(s: Any, t: Any) -> None:  # pragma: no cover - compiled
     # Each value counts only its later matches: a value's first occurrence carries its full
     # count and later ones carry less, so "more, or as many and smaller" picks the smallest of
@@ -126,7 +124,7 @@ def _mode_222(s: Any, t: Any) -> None:  # pragma: no cover - compiled
                 t[x, y, z] = best
 
 
-@numba.njit(**_FAST)
+@numba.njit(cache=True, nogil=True)
 def _mode_any(s: Any, t: Any, fx: int, fy: int, fz: int) -> None:  # pragma: no cover - compiled
     k = fx * fy * fz
     values = np.empty(k, dtype=s.dtype)
@@ -152,7 +150,7 @@ def _mode_any(s: Any, t: Any, fx: int, fy: int, fz: int) -> None:  # pragma: no 
                 t[x, y, z] = best
 
 
-@numba.njit(**_FAST)
+@numba.njit(cache=True, nogil=True)
 def _median_any(s: Any, t: Any, fx: int, fy: int, fz: int) -> None:  # pragma: no cover - compiled
     k = fx * fy * fz
     values = np.empty(k, dtype=s.dtype)
