@@ -77,7 +77,7 @@ modes = st.sampled_from(["average", "median", "mode", "nearest", "max", "min"])
 def _has_numba() -> bool:
     from webknossos_like.ops import interpolation
 
-    return interpolation._compiled_kernels() is not None
+    return interpolation.compiled_kernels() is not None
 
 
 # "compiled" runs the numba kernels even on tiny arrays; "numpy" never uses them.
@@ -173,7 +173,7 @@ def test_compiled_kernels_match_numpy(
 ) -> None:
     from webknossos_like.ops import interpolation
 
-    if interpolation._compiled_kernels() is None:
+    if interpolation.compiled_kernels() is None:
         pytest.skip("numba is not installed: the NumPy kernel is the only one")
     rng = np.random.default_rng(7)
     base = 2**60 if np.dtype(dtype) == np.uint64 else 0

@@ -176,6 +176,48 @@ def _median_any(s: Any, t: Any, fx: int, fy: int, fz: int) -> None:  # pragma: n
                     t[x, y, z] = _mean_up(values[k // 2 - 1], values[k // 2])
 
 
+_MODES = ("mode", "median", "average")
+
+
+@numba.njit(cache=True, nogil=True)
+def _reduce(
+    s: Any, t: Any, fx: int, fy: int, fz: int, ox: int, oy: int, oz: int, kind: int
+) -> None:  # pragma: no cover - compiled
+    """Reduce the 3-D block `s` into `t` at (ox, oy, oz); `kind` indexes `_MODES`."""
+    # A sliced target keeps the kernels' inner loop vectorisable (offset indexing does not).
+    t = t[ox : ox + s.shape[0] // fx, oy : oy + s.shape[1] // fy, oz : oz + s.shape[2] // fz]
+    if fx == 2 and fy == 2 and fz == 2:
+        if kind == 0:
+            _mode_222(s, t)
+        elif kind == 1:
+            _median_222(s, t)
+        else:
+            _average_222(s, t)
+    elif kind == 0:
+        _mode_any(s, t, fx, fy, fz)
+    else:
+        _median_any(s, t, fx, fy, fz)
+
+
+@numba.njit(cache=True, nogil=True)
+def _reduce_chunks(
+    chunks: Any, corners: Any, t: Any, fx: int, fy: int, fz: int, kind: int
+) -> None:  # pragma: no cover - compiled
+    """Reduce single-channel chunks `(n, z, y, x)` (as stored) into `t` at their `corners`."""
+    for i in range(chunks.shape[0]):
+        _reduce(
+            chunks[i].T,
+            t,
+            fx,
+            fy,
+            fz,
+            corners[i, 0] // fx,
+            corners[i, 1] // fy,
+            corners[i, 2] // fz,
+            kind,
+        )
+
+
 def supports(mode: str, dtype: np.dtype[Any], factor: tuple[int, int, int]) -> bool:
     """Whether a compiled kernel computes `mode` exactly like the NumPy reference.
 
@@ -199,21 +241,22 @@ def downsample(data: np.ndarray, factor: tuple[int, int, int], mode: str) -> np.
         dtype=data.dtype,
         order="F",
     )
-    unrolled = factor == (2, 2, 2)
+    kind = _MODES.index(mode)
     for channel in range(data.shape[0]):
-        source, target = data[channel], out[channel]
-        if mode == "mode":
-            if unrolled:
-                _mode_222(source, target)
-            else:
-                _mode_any(source, target, fx, fy, fz)
-        elif mode == "median":
-            if unrolled:
-                _median_222(source, target)
-            else:
-                _median_any(source, target, fx, fy, fz)
-        elif unrolled:  # average
-            _average_222(source, target)
-        else:
-            raise ValueError(f"No compiled {mode!r} kernel for factor {factor}.")
+        _reduce(data[channel], out[channel], fx, fy, fz, 0, 0, 0, kind)
     return out
+
+
+def downsample_chunks(
+    chunks: np.ndarray,
+    corners: np.ndarray,
+    out: np.ndarray,
+    factor: tuple[int, int, int],
+    mode: str,
+) -> None:
+    """Reduce stored chunks `(n, z, y, x, c)` into `out` `(c, X, Y, Z)`; chunk i starts at
+    voxel `corners[i]` of the source region `out` was reduced from."""
+    kind = _MODES.index(mode)
+    for channel in range(chunks.shape[4]):
+        source = chunks[..., 0] if chunks.shape[4] == 1 else chunks[..., channel]
+        _reduce_chunks(source, corners, out[channel], *factor, kind)

@@ -193,7 +193,7 @@ _COMPILED_MIN_VOXELS = 2**12
 _compiled: Any = None
 
 
-def _compiled_kernels() -> Any:
+def compiled_kernels() -> Any:
     """The numba kernels module, or None when numba is not installed (imported once, lazily)."""
     global _compiled
     if _compiled is None:
@@ -220,7 +220,7 @@ def downsample_data(data: np.ndarray, factor: Vec3Int, mode: str) -> np.ndarray:
         pad = [(0, 0)] + [(0, p - s) for p, s in zip(padded, shape, strict=True)]
         data = np.pad(data, pad, mode="edge")
     if data.size >= _COMPILED_MIN_VOXELS:
-        compiled = _compiled_kernels()
+        compiled = compiled_kernels()
         if compiled is not None and compiled.supports(mode, data.dtype, factor.to_tuple()):
             result_compiled: np.ndarray = compiled.downsample(data, factor.to_tuple(), mode)
             return result_compiled

@@ -96,6 +96,21 @@ def _check_edge(name: str, value: Vec3Int) -> int:
     return edge
 
 
+def morton_corners(chunks_per_edge: int, chunk_edge: int) -> np.ndarray:
+    """`(n, 3)` voxel offsets (x, y, z) of the chunks of a shard, in their stored Morton order.
+
+    WKW interleaves the chunk coordinate bits as x0 y0 z0 x1 y1 z1 ... (x lowest).
+    """
+    count = chunks_per_edge**3
+    index = np.arange(count, dtype=np.int64)
+    corners = np.zeros((count, 3), dtype=np.int64)
+    for bit in range(max(1, chunks_per_edge.bit_length() - 1)):
+        for axis in range(3):
+            corners[:, axis] |= ((index >> (3 * bit + axis)) & 1) << bit
+    result: np.ndarray = corners * chunk_edge
+    return result
+
+
 class WKWArray:
     """One WKW mag folder (`header.wkw` + `z*/y*/x*.wkw` shard files)."""
 
@@ -237,6 +252,12 @@ class WKWArray:
             return
         except OSError as exc:
             raise CorruptChunkError(f"Cannot read WKW shard {path}: {exc}") from exc
+        self._verify_shard_head(path, head, size)
+        self._checked[path] = version
+
+    def _verify_shard_head(self, path: str, head: bytes, size: int) -> int:
+        """Raise `CorruptChunkError` unless a shard file's first 16 bytes and size fit the
+        array; return its data offset."""
         info = self._info
         chunks = (info.shard_shape // info.chunk_shape).prod()
         voxel_bytes = info.dtype.itemsize * info.num_channels
@@ -249,7 +270,7 @@ class WKWArray:
             raise CorruptChunkError(
                 f"WKW shard {path} is corrupt (header or size does not match {self._path / HEADER_FILE})."
             )
-        self._checked[path] = version
+        return offset
 
     def _read_raw(self, bbox: BoundingBox) -> np.ndarray:
         if max(bbox.bottomright) > _MAX_COORD:
@@ -267,6 +288,37 @@ class WKWArray:
         except wkw.wkw.WKWException as exc:
             raise CorruptChunkError(f"Reading {bbox} from {self._path} failed: {exc}") from exc
         return data
+
+    def read_stored_chunks(self, shard_index: Vec3Int) -> np.ndarray | None:
+        """The chunks of one uncompressed shard file as stored: `(n, z, y, x, c)`, chunk i at
+        `morton_corners(...)[i]`; None if the file does not exist.
+
+        Lets pyramid building reduce every chunk where it lies instead of first assembling the
+        source region (the native read costs ~3x a plain file read). Validated like every read.
+        """
+        info = self._info
+        if info.compressed:
+            raise UnsupportedFormatError(
+                f"{self._path} is compressed: its chunks are not stored raw."
+            )
+        path = os.fspath(self.shard_path(shard_index))
+        edge = info.chunk_shape.x
+        count = (info.shard_shape // info.chunk_shape).prod()
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(16)
+                offset = self._verify_shard_head(path, head, os.fstat(handle.fileno()).st_size)
+                handle.seek(offset)
+                data = np.fromfile(
+                    handle, dtype=info.dtype, count=count * edge**3 * info.num_channels
+                )
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise CorruptChunkError(f"Cannot read WKW shard {path}: {exc}") from exc
+        if data.size != count * edge**3 * info.num_channels:  # shrunk while we read it
+            raise CorruptChunkError(f"WKW shard {path} is shorter than its header says.")
+        return data.reshape(count, edge, edge, edge, info.num_channels)
 
     def list_written_boxes(self) -> Iterator[BoundingBox]:
         """One box per shard file present on disk (mag coordinates)."""

@@ -1,0 +1,149 @@
+"""The pyramid fast path that reduces uncompressed WKW chunks where they are stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from webknossos_like import Dataset
+from webknossos_like.errors import CorruptChunkError, UnsupportedFormatError
+from webknossos_like.geometry import BoundingBox, Vec3Int
+from webknossos_like.ops import interpolation, pyramid
+from webknossos_like.storage.wkw_array import WKWArray, morton_corners
+
+needs_numba = pytest.mark.skipif(
+    interpolation.compiled_kernels() is None, reason="the fast path needs the numba kernels"
+)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("chunks_per_edge", [1, 2, 4])
+def test_stored_chunks_sit_at_their_morton_corners(
+    tmp_path: Path, channels: int, chunks_per_edge: int
+) -> None:
+    edge = 4
+    shard = edge * chunks_per_edge
+    array = WKWArray.create(
+        tmp_path / "mag",
+        dtype="uint16",
+        num_channels=channels,
+        chunk_shape=Vec3Int(edge),
+        shard_shape=Vec3Int(shard),
+        compressed=False,
+    )
+    data = np.arange(channels * shard**3, dtype=np.uint16).reshape(channels, shard, shard, shard)
+    array.write(Vec3Int(shard, 0, shard), np.asfortranarray(data))  # shard (1, 0, 1)
+    chunks = array.read_stored_chunks(Vec3Int(1, 0, 1))
+    assert chunks is not None and chunks.shape == (chunks_per_edge**3, edge, edge, edge, channels)
+    corners = morton_corners(chunks_per_edge, edge)
+    assert sorted(map(tuple, corners.tolist())) == sorted(
+        (x, y, z)
+        for x in range(0, shard, edge)
+        for y in range(0, shard, edge)
+        for z in range(0, shard, edge)
+    )
+    for stored, (x, y, z) in zip(chunks, corners, strict=True):
+        expected = data[:, x : x + edge, y : y + edge, z : z + edge]
+        np.testing.assert_array_equal(stored.transpose(3, 2, 1, 0), expected)
+    assert array.read_stored_chunks(Vec3Int(0, 0, 0)) is None  # never written
+
+
+def test_stored_chunks_refuse_compressed_and_corrupt_shards(tmp_path: Path) -> None:
+    settings_ = dict(dtype="uint8", num_channels=1, chunk_shape=Vec3Int(4), shard_shape=Vec3Int(8))
+    packed = WKWArray.create(tmp_path / "lz4", compressed=True, **settings_)
+    with pytest.raises(UnsupportedFormatError):
+        packed.read_stored_chunks(Vec3Int(0, 0, 0))
+    raw = WKWArray.create(tmp_path / "raw", compressed=False, **settings_)
+    raw.write(Vec3Int(0, 0, 0), np.ones((1, 8, 8, 8), np.uint8, order="F"))
+    shard_file = raw.shard_path(Vec3Int(0, 0, 0))
+    shard_file.write_bytes(bytes(16) + shard_file.read_bytes()[16:])  # zeroed header
+    with pytest.raises(CorruptChunkError) as info:
+        raw.read_stored_chunks(Vec3Int(0, 0, 0))
+    assert isinstance(info.value, OSError) and str(shard_file) in str(info.value)
+
+
+def _pyramid(path: Path, data: np.ndarray, category: str, mode: str, sampling: str) -> Dataset:
+    dataset = Dataset(path, voxel_size=(1, 1, 2))
+    layer = dataset.add_layer("layer", category, dtype=data.dtype, num_channels=data.shape[0])
+    mag = layer.add_mag(1, chunk_shape=4, shard_shape=8, compress=False)
+    mag.write(data, absolute_offset=(0, 0, 0))
+    # leave one shard of the box unwritten: the fast path must read it as zeros
+    hole = np.zeros((data.shape[0], 8, 8, 8), dtype=data.dtype, order="F")
+    mag.write(hole, absolute_offset=(8, 0, 0))
+    for shard_file in (mag.path / "z0" / "y0").glob("x1.wkw"):
+        shard_file.unlink()
+    layer.downsample(coarsest_mag=4, interpolation_mode=mode, sampling_mode=sampling)
+    return dataset
+
+
+@needs_numba
+@settings(max_examples=25, deadline=None)
+@given(
+    dtype=st.sampled_from(["uint8", "uint16", "uint32", "uint64", "int16"]),
+    mode=st.sampled_from(["mode", "median", "average", "max"]),
+    channels=st.sampled_from([1, 2]),
+    sampling=st.sampled_from(["isotropic", "anisotropic"]),
+    seed=st.integers(0, 2**16),
+)
+def test_fast_path_matches_reading_the_source(
+    tmp_path_factory: pytest.TempPathFactory,
+    dtype: str,
+    mode: str,
+    channels: int,
+    sampling: str,
+    seed: int,
+) -> None:
+    if channels > 1 and dtype == "uint64":
+        dtype = "uint32"  # color layers stop at 32 bits
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(dtype)
+    palette = rng.integers(max(int(info.min), -1000), min(int(info.max), 2**40), size=5)
+    data = np.asfortranarray(rng.choice(palette, size=(channels, 16, 24, 16)).astype(dtype))
+    category = "segmentation" if channels == 1 else "color"
+    calls = []
+    real = WKWArray.read_stored_chunks
+
+    def spy(self: WKWArray, index: Vec3Int) -> object:
+        calls.append(index)
+        return real(self, index)
+
+    with mock.patch.object(WKWArray, "read_stored_chunks", spy):
+        fast = _pyramid(tmp_path_factory.mktemp("fast"), data, category, mode, sampling)
+    with mock.patch.object(pyramid, "compiled_kernels", lambda: None):
+        slow = _pyramid(tmp_path_factory.mktemp("slow"), data, category, mode, sampling)
+    fast_layer, slow_layer = fast.get_layer("layer"), slow.get_layer("layer")
+    assert list(fast_layer.mags) == list(slow_layer.mags)
+    for mag in fast_layer.mags:
+        np.testing.assert_array_equal(
+            fast_layer.get_mag(mag).read(), slow_layer.get_mag(mag).read()
+        )
+    first_factor = (2, 2, 2) if sampling == "isotropic" else (2, 2, 1)  # voxel size (1, 1, 2)
+    supported = interpolation.compiled_kernels().supports(mode, np.dtype(dtype), first_factor)
+    assert bool(calls) == supported
+
+
+@needs_numba
+def test_fast_path_reports_a_corrupt_source_shard(tmp_path: Path) -> None:
+    dataset = Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
+    layer = dataset.add_layer("seg", "segmentation", dtype="uint32")
+    mag = layer.add_mag(1, chunk_shape=4, shard_shape=8, compress=False)
+    mag.write(np.ones((16, 16, 16), np.uint32), absolute_offset=(0, 0, 0))
+    shard_file = mag.path / "z0" / "y0" / "x1.wkw"
+    shard_file.write_bytes(shard_file.read_bytes()[:-1])  # truncated by one byte
+    with pytest.raises(CorruptChunkError, match=r"x1\.wkw"):
+        layer.downsample(coarsest_mag=2, sampling_mode="isotropic")
+    assert list(layer.mags) == [mag.mag]  # the half-built mag 2 was rolled back
+    assert (
+        pyramid._reduce_stored(
+            layer.get_mag(1).get_view(read_only=True),
+            BoundingBox((0, 0, 0), (8, 8, 8)),
+            Vec3Int(2),
+            "mode",
+        )
+        is not None
+    )
