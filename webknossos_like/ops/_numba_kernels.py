@@ -176,46 +176,61 @@ def _median_any(s: Any, t: Any, fx: int, fy: int, fz: int) -> None:  # pragma: n
                     t[x, y, z] = _mean_up(values[k // 2 - 1], values[k // 2])
 
 
-_MODES = ("mode", "median", "average")
-
-
 @numba.njit(cache=True, nogil=True)
-def _reduce(
-    s: Any, t: Any, fx: int, fy: int, fz: int, ox: int, oy: int, oz: int, kind: int
-) -> None:  # pragma: no cover - compiled
-    """Reduce the 3-D block `s` into `t` at (ox, oy, oz); `kind` indexes `_MODES`."""
-    # A sliced target keeps the kernels' inner loop vectorisable (offset indexing does not).
-    t = t[ox : ox + s.shape[0] // fx, oy : oy + s.shape[1] // fy, oz : oz + s.shape[2] // fz]
+def _target(s: Any, t: Any, fx: int, fy: int, fz: int, ox: int, oy: int, oz: int) -> Any:
+    """The part of `t` that block `s` reduces into; a sliced target keeps the kernels' inner
+    loop vectorisable (offset indexing inside them does not)."""
+    return t[ox : ox + s.shape[0] // fx, oy : oy + s.shape[1] // fy, oz : oz + s.shape[2] // fz]
+
+
+# One driver per mode (not one with a mode switch): numba types every branch of a function, and
+# the median's bit tricks do not type for the floats `mode` accepts.
+@numba.njit(cache=True, nogil=True)
+def _mode_into(s: Any, t: Any, fx: int, fy: int, fz: int, ox: int, oy: int, oz: int) -> None:
+    target = _target(s, t, fx, fy, fz, ox, oy, oz)
     if fx == 2 and fy == 2 and fz == 2:
-        if kind == 0:
-            _mode_222(s, t)
-        elif kind == 1:
-            _median_222(s, t)
-        else:
-            _average_222(s, t)
-    elif kind == 0:
-        _mode_any(s, t, fx, fy, fz)
+        _mode_222(s, target)
     else:
-        _median_any(s, t, fx, fy, fz)
+        _mode_any(s, target, fx, fy, fz)
 
 
 @numba.njit(cache=True, nogil=True)
-def _reduce_chunks(
-    chunks: Any, corners: Any, t: Any, fx: int, fy: int, fz: int, kind: int
-) -> None:  # pragma: no cover - compiled
-    """Reduce single-channel chunks `(n, z, y, x)` (as stored) into `t` at their `corners`."""
+def _median_into(s: Any, t: Any, fx: int, fy: int, fz: int, ox: int, oy: int, oz: int) -> None:
+    target = _target(s, t, fx, fy, fz, ox, oy, oz)
+    if fx == 2 and fy == 2 and fz == 2:
+        _median_222(s, target)
+    else:
+        _median_any(s, target, fx, fy, fz)
+
+
+@numba.njit(cache=True, nogil=True)
+def _average_into(s: Any, t: Any, fx: int, fy: int, fz: int, ox: int, oy: int, oz: int) -> None:
+    _average_222(s, _target(s, t, fx, fy, fz, ox, oy, oz))  # supports() allows only 2x2x2
+
+
+@numba.njit(cache=True, nogil=True)
+def _mode_chunks(chunks: Any, corners: Any, t: Any, fx: int, fy: int, fz: int) -> None:
     for i in range(chunks.shape[0]):
-        _reduce(
-            chunks[i].T,
-            t,
-            fx,
-            fy,
-            fz,
-            corners[i, 0] // fx,
-            corners[i, 1] // fy,
-            corners[i, 2] // fz,
-            kind,
-        )
+        c = corners[i]
+        _mode_into(chunks[i].T, t, fx, fy, fz, c[0] // fx, c[1] // fy, c[2] // fz)
+
+
+@numba.njit(cache=True, nogil=True)
+def _median_chunks(chunks: Any, corners: Any, t: Any, fx: int, fy: int, fz: int) -> None:
+    for i in range(chunks.shape[0]):
+        c = corners[i]
+        _median_into(chunks[i].T, t, fx, fy, fz, c[0] // fx, c[1] // fy, c[2] // fz)
+
+
+@numba.njit(cache=True, nogil=True)
+def _average_chunks(chunks: Any, corners: Any, t: Any, fx: int, fy: int, fz: int) -> None:
+    for i in range(chunks.shape[0]):
+        c = corners[i]
+        _average_into(chunks[i].T, t, fx, fy, fz, c[0] // fx, c[1] // fy, c[2] // fz)
+
+
+_INTO = {"mode": _mode_into, "median": _median_into, "average": _average_into}
+_CHUNKS = {"mode": _mode_chunks, "median": _median_chunks, "average": _average_chunks}
 
 
 def supports(mode: str, dtype: np.dtype[Any], factor: tuple[int, int, int]) -> bool:
@@ -241,9 +256,9 @@ def downsample(data: np.ndarray, factor: tuple[int, int, int], mode: str) -> np.
         dtype=data.dtype,
         order="F",
     )
-    kind = _MODES.index(mode)
+    kernel = _INTO[mode]
     for channel in range(data.shape[0]):
-        _reduce(data[channel], out[channel], fx, fy, fz, 0, 0, 0, kind)
+        kernel(data[channel], out[channel], fx, fy, fz, 0, 0, 0)
     return out
 
 
@@ -256,7 +271,6 @@ def downsample_chunks(
 ) -> None:
     """Reduce stored chunks `(n, z, y, x, c)` into `out` `(c, X, Y, Z)`; chunk i starts at
     voxel `corners[i]` of the source region `out` was reduced from."""
-    kind = _MODES.index(mode)
+    kernel = _CHUNKS[mode]
     for channel in range(chunks.shape[4]):
-        source = chunks[..., 0] if chunks.shape[4] == 1 else chunks[..., channel]
-        _reduce_chunks(source, corners, out[channel], *factor, kind)
+        kernel(chunks[..., channel], corners, out[channel], *factor)
