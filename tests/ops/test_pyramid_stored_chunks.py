@@ -38,8 +38,13 @@ def test_stored_chunks_sit_at_their_morton_corners(
     )
     data = np.arange(channels * shard**3, dtype=np.uint16).reshape(channels, shard, shard, shard)
     array.write(Vec3Int(shard, 0, shard), np.asfortranarray(data))  # shard (1, 0, 1)
-    chunks = array.read_stored_chunks(Vec3Int(1, 0, 1))
-    assert chunks is not None and chunks.shape == (chunks_per_edge**3, edge, edge, edge, channels)
+    batches = [
+        (first, chunks.copy())
+        for first, chunks in array.iter_stored_chunks(Vec3Int(1, 0, 1), batch_bytes=3 * 2 * 64)
+    ]  # three chunks of 4^3 uint16 per batch (fewer if there are fewer channels)
+    assert [first for first, _ in batches] == list(range(0, chunks_per_edge**3, 3 // channels or 1))
+    chunks = np.concatenate([c for _, c in batches])
+    assert chunks.shape == (chunks_per_edge**3, edge, edge, edge, channels)
     corners = morton_corners(chunks_per_edge, edge)
     assert sorted(map(tuple, corners.tolist())) == sorted(
         (x, y, z)
@@ -50,20 +55,20 @@ def test_stored_chunks_sit_at_their_morton_corners(
     for stored, (x, y, z) in zip(chunks, corners, strict=True):
         expected = data[:, x : x + edge, y : y + edge, z : z + edge]
         np.testing.assert_array_equal(stored.transpose(3, 2, 1, 0), expected)
-    assert array.read_stored_chunks(Vec3Int(0, 0, 0)) is None  # never written
+    assert list(array.iter_stored_chunks(Vec3Int(0, 0, 0))) == []  # never written
 
 
 def test_stored_chunks_refuse_compressed_and_corrupt_shards(tmp_path: Path) -> None:
     settings_ = dict(dtype="uint8", num_channels=1, chunk_shape=Vec3Int(4), shard_shape=Vec3Int(8))
     packed = WKWArray.create(tmp_path / "lz4", compressed=True, **settings_)
     with pytest.raises(UnsupportedFormatError):
-        packed.read_stored_chunks(Vec3Int(0, 0, 0))
+        next(packed.iter_stored_chunks(Vec3Int(0, 0, 0)))
     raw = WKWArray.create(tmp_path / "raw", compressed=False, **settings_)
     raw.write(Vec3Int(0, 0, 0), np.ones((1, 8, 8, 8), np.uint8, order="F"))
     shard_file = raw.shard_path(Vec3Int(0, 0, 0))
     shard_file.write_bytes(bytes(16) + shard_file.read_bytes()[16:])  # zeroed header
     with pytest.raises(CorruptChunkError) as info:
-        raw.read_stored_chunks(Vec3Int(0, 0, 0))
+        next(raw.iter_stored_chunks(Vec3Int(0, 0, 0)))
     assert isinstance(info.value, OSError) and str(shard_file) in str(info.value)
 
 
@@ -106,13 +111,13 @@ def test_fast_path_matches_reading_the_source(
     data = np.asfortranarray(rng.choice(palette, size=(channels, 16, 24, 16)).astype(dtype))
     category = "segmentation" if channels == 1 else "color"
     calls = []
-    real = WKWArray.read_stored_chunks
+    real = WKWArray.iter_stored_chunks
 
     def spy(self: WKWArray, index: Vec3Int) -> object:
         calls.append(index)
         return real(self, index)
 
-    with mock.patch.object(WKWArray, "read_stored_chunks", spy):
+    with mock.patch.object(WKWArray, "iter_stored_chunks", spy):
         fast = _pyramid(tmp_path_factory.mktemp("fast"), data, category, mode, sampling)
     with mock.patch.object(pyramid, "compiled_kernels", lambda: None):
         slow = _pyramid(tmp_path_factory.mktemp("slow"), data, category, mode, sampling)

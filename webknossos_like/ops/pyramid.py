@@ -59,10 +59,12 @@ def _reduce_stored(source: View, box: BoundingBox, factor: Vec3Int, mode: str) -
     out = np.zeros((info.num_channels, *(region.size // factor)), dtype=info.dtype, order="F")
     corners = morton_corners(shard.x // chunk.x, chunk.x)
     for piece in region.chunk(shard):
-        chunks = backend.read_stored_chunks(piece.topleft // shard)
-        if chunks is not None:  # a missing shard reads as zeros, which reduce to zeros
-            offset = np.asarray((piece.topleft - region.topleft).to_tuple(), dtype=np.int64)
-            compiled.downsample_chunks(chunks, corners + offset, out, factor.to_tuple(), mode)
+        # a missing shard yields nothing: it reads as zeros, which reduce to zeros
+        at = corners + np.asarray((piece.topleft - region.topleft).to_tuple(), dtype=np.int64)
+        for first, chunks in backend.iter_stored_chunks(piece.topleft // shard):
+            compiled.downsample_chunks(
+                chunks, at[first : first + len(chunks)], out, factor.to_tuple(), mode
+            )
     return out
 
 
