@@ -132,9 +132,11 @@ def _pyramid(
             f"pyr-{slug}-{volume}",
             lambda path: build(path, load_volume(ctx.volume_path(volume))),
         )
-        # Untimed warm-up on a 32^3 copy: imports, numba kernels (webknossos) and code paths.
+        # Untimed warm-up on one shard (128^3): imports, numba kernels (loaded from numba's disk
+        # cache or compiled) and the code paths a whole shard takes.
         tiny = ctx.fresh_dir("warmup")
-        build(tiny, np.asfortranarray(load_volume(ctx.volume_path(volume))[:32, :32, :32]))
+        edge = min(SHARD, *ctx.shape)
+        build(tiny, np.asfortranarray(load_volume(ctx.volume_path(volume))[:edge, :edge, :edge]))
         _downsample(library, _open_layer(library, tiny, volume), mode, threads)
         shutil.rmtree(tiny, ignore_errors=True)
         return SimpleNamespace(ctx=ctx, source=source, path=None, layer=None)
@@ -185,8 +187,9 @@ register_group(
             "configuration is measured again in the 2-thread rows. webknossos has no averaging "
             "mode (median, mode, nearest, bilinear, bicubic, max, min), so the `average` row "
             "compares ours sequential (ours column) with ours on 2 threads (peer column).",
-            "Before timing, each child downsamples a 32^3 copy once (untimed) so that imports, "
-            "numba's compiled kernels and first-call costs are not in the measurement.",
+            "Before timing, each child downsamples a 128^3 copy (one shard) once, untimed, so "
+            "that imports, numba's compiled kernels (both libraries use numba here: ours through "
+            "its `[fast]` extra) and first-call costs are not in the measurement.",
             "Checked (untimed): exactly mags 1, 2, 4, 8 exist with the expected shapes, and every "
             "mag-2 voxel is plausible for its 2x2x2 source block (median within min..max, average "
             "within 1 of the mean, mode one of the 8 labels); libraries may break ties and round "
