@@ -127,9 +127,14 @@ def test_fast_path_matches_reading_the_source(
         np.testing.assert_array_equal(
             fast_layer.get_mag(mag).read(), slow_layer.get_mag(mag).read()
         )
-    first_factor = (2, 2, 2) if sampling == "isotropic" else (2, 2, 1)  # voxel size (1, 1, 2)
-    supported = interpolation.compiled_kernels().supports(mode, np.dtype(dtype), first_factor)
-    assert bool(calls) == supported
+    # the steps' factors for voxel size (1, 1, 2): 2-2-2 and 4-4-4, or 2-2-1 and 4-4-2
+    factors = [(2, 2, 2)] * 2 if sampling == "isotropic" else [(2, 2, 1), (2, 2, 2)]
+    kernels = interpolation.compiled_kernels()
+    supported = [kernels.supports(mode, np.dtype(dtype), factor) for factor in factors]
+    if supported[0]:
+        assert calls  # the first step reads whole mag-1 shards: the fast path must run
+    if not any(supported):
+        assert not calls
 
 
 @needs_numba
@@ -143,12 +148,57 @@ def test_fast_path_reports_a_corrupt_source_shard(tmp_path: Path) -> None:
     with pytest.raises(CorruptChunkError, match=r"x1\.wkw"):
         layer.downsample(coarsest_mag=2, sampling_mode="isotropic")
     assert list(layer.mags) == [mag.mag]  # the half-built mag 2 was rolled back
-    assert (
-        pyramid._reduce_stored(
-            layer.get_mag(1).get_view(read_only=True),
-            BoundingBox((0, 0, 0), (8, 8, 8)),
-            Vec3Int(2),
-            "mode",
+    out = np.zeros((1, 4, 4, 4), np.uint32, order="F")
+    region = BoundingBox((0, 0, 0), (8, 8, 8))
+    view = layer.get_mag(1).get_view(read_only=True)
+    assert pyramid._reduce_stored(view, region, Vec3Int(2), "mode", out)
+    assert (out == 1).all()  # the intact first shard is still reduced
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    corner=st.tuples(*[st.integers(-100, 100)] * 3),
+    size=st.tuples(*[st.integers(1, 200)] * 3),
+    grid=st.sampled_from([Vec3Int(8), Vec3Int(32), Vec3Int(16, 16, 4)]),
+)
+def test_halving_cuts_on_the_grid_and_covers_the_box(
+    corner: tuple[int, int, int], size: tuple[int, int, int], grid: Vec3Int
+) -> None:
+    box = BoundingBox(corner, size)
+    halves = pyramid._halve(box, grid)
+    assert sum(half.volume() for half in halves) == box.volume()
+    assert all(box.contains_bbox(half) and not half.is_empty() for half in halves)
+    if len(halves) == 2:
+        first, second = halves
+        assert first.intersected_with(second).is_empty()
+        cut = [a for a in range(3) if first.bottomright[a] != box.bottomright[a]]
+        assert len(cut) == 1 and first.bottomright[cut[0]] % grid[cut[0]] == 0
+    else:  # no grid line strictly inside the box on any axis
+        assert halves == [box]
+        assert all(
+            (box.topleft[a] // grid[a] + 1) * grid[a] >= box.bottomright[a] for a in range(3)
         )
-        is not None
-    )
+
+
+def test_coarse_raw_mags_are_split_into_chunk_aligned_tasks(tmp_path: Path) -> None:
+    from webknossos_like import executors
+
+    dataset = Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
+    layer = dataset.add_layer("seg", "segmentation", dtype="uint32")
+    mag = layer.add_mag(1, chunk_shape=8, shard_shape=32, compress=False)
+    labels = np.random.default_rng(3).integers(1, 5, size=(64, 64, 40)).astype(np.uint32)
+    mag.write(labels, absolute_offset=(0, 0, 0))
+    target = layer.add_mag(2, chunk_shape=8, shard_shape=32, compress=False)
+    boxes = [t.bounding_box for _, t in pyramid._target_tasks(mag, target)]
+    assert len(boxes) >= pyramid._MIN_TASKS  # although the mag-2 region fits in one shard
+    assert all(c % 16 == 0 for box in boxes for c in box.topleft)  # mag-2 chunk lines
+    assert sum(b.volume() for b in boxes) == layer.bounding_box.volume()
+    layer.delete_mag(2)
+    with executors.threads(2) as pool:
+        layer.downsample(coarsest_mag=4, sampling_mode="isotropic", executor=pool)
+    mag2 = interpolation.downsample_data(labels[None], Vec3Int(2), "mode")
+    np.testing.assert_array_equal(layer.get_mag(2).read(), mag2)
+    mag4 = interpolation.downsample_data(mag2, Vec3Int(2), "mode")
+    np.testing.assert_array_equal(layer.get_mag(4).read(), mag4)
+    packed = layer.add_mag(8, chunk_shape=8, shard_shape=32, compress=True)
+    assert len(pyramid._target_tasks(layer.get_mag(4), packed)) == 1  # compressed: whole shards

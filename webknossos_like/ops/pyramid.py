@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 # Largest source region (voxels) one task reads at once; bounds peak memory per worker.
 _MAX_SOURCE_VOXELS = 256**3
 _ALL = (slice(None),)
+# Fewer tasks than this per mag would leave workers idle (see `_work_boxes`).
+_MIN_TASKS = 8
 
 
 def _pieces(box: BoundingBox, target_mag: Vec3Int, factor: Vec3Int) -> list[BoundingBox]:
@@ -37,9 +39,12 @@ def _pieces(box: BoundingBox, target_mag: Vec3Int, factor: Vec3Int) -> list[Boun
     ]
 
 
-def _reduce_stored(source: View, box: BoundingBox, factor: Vec3Int, mode: str) -> np.ndarray | None:
-    """`downsample_data(source.read(box), factor, mode)`, computed straight from the stored chunks
-    of uncompressed WKW shards; None where that does not apply (then the caller reads).
+def _reduce_stored(
+    source: View, box: BoundingBox, factor: Vec3Int, mode: str, out: np.ndarray
+) -> bool:
+    """Fill the zeroed `out` with `downsample_data(source.read(box), factor, mode)`, computed
+    straight from the stored chunks of uncompressed WKW shards; False (`out` untouched) where
+    that does not apply, and the caller reads instead.
 
     Skipping the assembly of the source region saves most of the read time: raw shard files are
     read with one plain file read and each chunk is reduced where it lies.
@@ -47,16 +52,15 @@ def _reduce_stored(source: View, box: BoundingBox, factor: Vec3Int, mode: str) -
     backend = source._backend
     compiled = compiled_kernels()
     if compiled is None or not isinstance(backend, WKWArray) or backend.info.compressed:
-        return None
+        return False
     info = backend.info
     if not compiled.supports(mode, info.dtype, factor.to_tuple()):
-        return None
+        return False
     region = box.in_mag(source.mag)
     shard, chunk = info.shard_shape, info.chunk_shape
     aligned = region.topleft % shard == Vec3Int.zeros() and region.size % shard == Vec3Int.zeros()
     if not aligned or chunk % factor != Vec3Int.zeros():
-        return None
-    out = np.zeros((info.num_channels, *(region.size // factor)), dtype=info.dtype, order="F")
+        return False
     corners = morton_corners(shard.x // chunk.x, chunk.x)
     for piece in region.chunk(shard):
         # a missing shard yields nothing: it reads as zeros, which reduce to zeros
@@ -65,7 +69,7 @@ def _reduce_stored(source: View, box: BoundingBox, factor: Vec3Int, mode: str) -
             compiled.downsample_chunks(
                 chunks, at[first : first + len(chunks)], out, factor.to_tuple(), mode
             )
-    return out
+    return True
 
 
 def _downsample_task(task: tuple[View, View, str, BoundingBox]) -> None:
@@ -86,9 +90,8 @@ def _downsample_task(task: tuple[View, View, str, BoundingBox]) -> None:
             continue
         rel = piece.offset(-box.topleft)
         rel = BoundingBox(rel.topleft // target_mag, rel.size // target_mag)
-        reduced = _reduce_stored(source, piece, factor, mode) if clipped == piece else None
-        if reduced is not None:
-            out[_ALL + rel.to_slices()] = reduced
+        part = out[_ALL + rel.to_slices()]
+        if clipped == piece and _reduce_stored(source, piece, factor, mode, part):
             continue
         data = source.read(absolute_bounding_box=clipped)
         front = (clipped.topleft - piece.topleft) // source_mag
@@ -111,8 +114,45 @@ def _upsample_task(task: tuple[View, View]) -> None:
     target.write(np.asfortranarray(data[_ALL + rel.to_slices()]), absolute_offset=box.topleft)
 
 
+def _halve(box: BoundingBox, grid: Vec3Int) -> list[BoundingBox]:
+    """Split `box` in two across its longest axis at a line of `grid`; `[box]` if none fits."""
+    for axis in sorted(range(3), key=lambda a: -box.size[a]):
+        low, high = box.topleft[axis], box.bottomright[axis]
+        below = (low + high) // 2 // grid[axis] * grid[axis]  # the grid lines around the middle
+        cut = below if below > low else below + grid[axis]
+        if low < cut < high:
+            size = box.size.to_list()
+            size[axis] = cut - low
+            first = BoundingBox(box.topleft, size)
+            corner = box.topleft.to_list()
+            corner[axis] = cut
+            return [first, BoundingBox(corner, box.bottomright - Vec3Int(corner))]
+    return [box]
+
+
+def _work_boxes(target: MagView, region: BoundingBox) -> list[BoundingBox]:
+    """The target's shards in `region`; for raw WKW targets with fewer than `_MIN_TASKS` shards,
+    split further along chunk lines so coarse mags keep every worker busy.
+
+    Raw WKW shards are patched in place chunk by chunk, so writers of disjoint chunk-aligned
+    parts of one shard file do not interfere (compressed shards are rewritten whole: never split).
+    """
+    boxes = list(target.shard_aligned_boxes(region))
+    info = target.info
+    if info.data_format != "wkw" or info.compressed:
+        return boxes
+    grid = info.chunk_shape * target.mag.as_vec3_int
+    while len(boxes) < _MIN_TASKS:
+        split = [half for box in boxes for half in _halve(box, grid)]
+        if len(split) == len(boxes):
+            break
+        boxes = split
+    return boxes
+
+
 def _target_tasks(source: MagView, target: MagView) -> list[tuple[View, View]]:
-    """One (source, target-shard) pair per target shard where the source stores data."""
+    """One (source, target-box) pair per target shard (or chunk-aligned part of one, see
+    `_work_boxes`) where the source stores data."""
     region = source.layer.bounding_box.align_with_mag(target.mag, ceil=True)
     stored = StoredShards(source)
     return [
@@ -122,7 +162,7 @@ def _target_tasks(source: MagView, target: MagView) -> list[tuple[View, View]]:
             ),
             target.get_view(absolute_bounding_box=chunk),
         )
-        for chunk in target.shard_aligned_boxes(region)
+        for chunk in _work_boxes(target, region)
         if stored.touches(chunk)
     ]
 
