@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -97,8 +98,10 @@ def _check_edge(name: str, value: Vec3Int) -> int:
     return edge
 
 
+@functools.lru_cache(maxsize=16)
 def morton_corners(chunks_per_edge: int, chunk_edge: int) -> np.ndarray:
-    """`(n, 3)` voxel offsets (x, y, z) of the chunks of a shard, in their stored Morton order.
+    """`(n, 3)` voxel offsets (x, y, z) of the chunks of a shard, in their stored Morton order
+    (read-only: the array is cached).
 
     WKW interleaves the chunk coordinate bits as x0 y0 z0 x1 y1 z1 ... (x lowest).
     """
@@ -109,6 +112,7 @@ def morton_corners(chunks_per_edge: int, chunk_edge: int) -> np.ndarray:
         for axis in range(3):
             corners[:, axis] |= ((index >> (3 * bit + axis)) & 1) << bit
     result: np.ndarray = corners * chunk_edge
+    result.flags.writeable = False
     return result
 
 
