@@ -56,6 +56,12 @@ def test_stored_chunks_sit_at_their_morton_corners(
         expected = data[:, x : x + edge, y : y + edge, z : z + edge]
         np.testing.assert_array_equal(stored.transpose(3, 2, 1, 0), expected)
     assert list(array.iter_stored_chunks(Vec3Int(0, 0, 0))) == []  # never written
+    # a caller's buffer is reused when it fits (same result), replaced when it does not
+    for buffer in (array.chunk_buffer(3 * 2 * 64), np.empty((2, 3, 3, 3, channels), np.uint16)):
+        again = np.concatenate(
+            [c.copy() for _, c in array.iter_stored_chunks(Vec3Int(1, 0, 1), buffer=buffer)]
+        )
+        np.testing.assert_array_equal(again, chunks)
 
 
 def test_stored_chunks_refuse_compressed_and_corrupt_shards(tmp_path: Path) -> None:
@@ -113,9 +119,9 @@ def test_fast_path_matches_reading_the_source(
     calls = []
     real = WKWArray.iter_stored_chunks
 
-    def spy(self: WKWArray, index: Vec3Int) -> object:
+    def spy(self: WKWArray, index: Vec3Int, **options: object) -> object:
         calls.append(index)
-        return real(self, index)
+        return real(self, index, **options)
 
     with mock.patch.object(WKWArray, "iter_stored_chunks", spy):
         fast = _pyramid(tmp_path_factory.mktemp("fast"), data, category, mode, sampling)

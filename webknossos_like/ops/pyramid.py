@@ -62,10 +62,11 @@ def _reduce_stored(
     if not aligned or chunk % factor != Vec3Int.zeros():
         return False
     corners = morton_corners(shard.x // chunk.x, chunk.x)
+    buffer = backend.chunk_buffer()  # one scratch buffer for all shards of the region
     for piece in region.chunk(shard):
         # a missing shard yields nothing: it reads as zeros, which reduce to zeros
         at = corners + np.asarray((piece.topleft - region.topleft).to_tuple(), dtype=np.int64)
-        for first, chunks in backend.iter_stored_chunks(piece.topleft // shard):
+        for first, chunks in backend.iter_stored_chunks(piece.topleft // shard, buffer=buffer):
             compiled.downsample_chunks(
                 chunks, at[first : first + len(chunks)], out, factor.to_tuple(), mode
             )

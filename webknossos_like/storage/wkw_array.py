@@ -295,16 +295,26 @@ class WKWArray:
             raise CorruptChunkError(f"Reading {bbox} from {self._path} failed: {exc}") from exc
         return data
 
+    def chunk_buffer(self, batch_bytes: int = 1 << 20) -> np.ndarray:
+        """A scratch array for `iter_stored_chunks`: about `batch_bytes` of whole chunks."""
+        info = self._info
+        edge = info.chunk_shape.x
+        count = (info.shard_shape // info.chunk_shape).prod()
+        chunk_bytes = edge**3 * info.num_channels * info.dtype.itemsize
+        batch = max(1, min(count, batch_bytes // chunk_bytes))
+        return np.empty((batch, edge, edge, edge, info.num_channels), dtype=info.dtype)
+
     def iter_stored_chunks(
-        self, shard_index: Vec3Int, batch_bytes: int = 1 << 20
+        self, shard_index: Vec3Int, batch_bytes: int = 1 << 20, buffer: np.ndarray | None = None
     ) -> Iterator[tuple[int, np.ndarray]]:
         """The chunks of one uncompressed shard file as stored, in batches of about `batch_bytes`:
         `(first chunk index, chunks (n, z, y, x, c))`, chunk i at `morton_corners(...)[i]`.
 
         Yields nothing if the file does not exist. One buffer is reused for every batch (consume
-        each before asking for the next), so the data is reduced while it is still in the CPU
-        cache; pyramid building uses this instead of assembling the source region (the native
-        read costs ~3x a plain file read). The file is validated like every read.
+        each before asking for the next; pass `buffer`, from `chunk_buffer`, to reuse one across
+        shards too), so the data is reduced while it is still in the CPU cache. Pyramid building
+        uses this instead of assembling the source region (the native read costs ~3x a plain
+        file read). The file is validated like every read.
         """
         info = self._info
         if info.compressed:
@@ -315,7 +325,6 @@ class WKWArray:
         edge = info.chunk_shape.x
         count = (info.shard_shape // info.chunk_shape).prod()
         chunk_bytes = edge**3 * info.num_channels * info.dtype.itemsize
-        batch = max(1, min(count, batch_bytes // chunk_bytes))
         try:
             handle = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in finally
         except FileNotFoundError:
@@ -326,7 +335,14 @@ class WKWArray:
             offset = self._verify_shard_head(
                 path, handle.read(16), os.fstat(handle.fileno()).st_size
             )
-            buffer = np.empty((batch, edge, edge, edge, info.num_channels), dtype=info.dtype)
+            fits = buffer is not None and (
+                buffer.shape[1:] == (edge, edge, edge, info.num_channels)
+                and buffer.dtype == info.dtype
+                and buffer.flags.c_contiguous
+            )
+            if buffer is None or not fits:
+                buffer = self.chunk_buffer(batch_bytes)
+            batch = len(buffer)
             view = buffer.data.cast("B")
             for first in range(0, count, batch):
                 n = min(batch, count - first)
