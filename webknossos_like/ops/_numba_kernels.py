@@ -164,6 +164,19 @@ def _mode_222(s: Any, t: Any) -> None:  # pragma: no cover - compiled
                         )
 
 
+@numba.njit(inline="always", cache=True, nogil=True)
+def _gather(
+    s: Any, x: int, y: int, z: int, fx: int, fy: int, fz: int, values: Any
+) -> None:  # pragma: no cover - compiled
+    """Copy block (x, y, z) of `s` into `values`, x fastest (the NumPy kernels' order)."""
+    n = 0
+    for dz in range(fz):
+        for dy in range(fy):
+            for dx in range(fx):
+                values[n] = s[x * fx + dx, y * fy + dy, z * fz + dz]
+                n += 1
+
+
 @numba.njit(cache=True, nogil=True)
 def _mode_any(s: Any, t: Any, fx: int, fy: int, fz: int) -> None:  # pragma: no cover - compiled
     k = fx * fy * fz
@@ -171,12 +184,7 @@ def _mode_any(s: Any, t: Any, fx: int, fy: int, fz: int) -> None:  # pragma: no 
     for z in range(t.shape[2]):
         for y in range(t.shape[1]):
             for x in range(t.shape[0]):
-                n = 0
-                for dz in range(fz):
-                    for dy in range(fy):
-                        for dx in range(fx):
-                            values[n] = s[x * fx + dx, y * fy + dy, z * fz + dz]
-                            n += 1
+                _gather(s, x, y, z, fx, fy, fz, values)
                 best = values[0]
                 best_count = 0
                 for i in range(k):
@@ -197,12 +205,7 @@ def _median_any(s: Any, t: Any, fx: int, fy: int, fz: int) -> None:  # pragma: n
     for z in range(t.shape[2]):
         for y in range(t.shape[1]):
             for x in range(t.shape[0]):
-                n = 0
-                for dz in range(fz):
-                    for dy in range(fy):
-                        for dx in range(fx):
-                            values[n] = s[x * fx + dx, y * fy + dy, z * fz + dz]
-                            n += 1
+                _gather(s, x, y, z, fx, fy, fz, values)
                 for i in range(1, k):  # insertion sort: k is small
                     value = values[i]
                     j = i - 1
