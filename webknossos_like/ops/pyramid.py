@@ -47,7 +47,7 @@ def _reduce_stored(
     that does not apply, and the caller reads instead.
 
     Skipping the assembly of the source region saves most of the read time: raw shard files are
-    read with one plain file read and each chunk is reduced where it lies.
+    read with plain file reads in cache-sized batches and each chunk is reduced where it lies.
     """
     backend = source._backend
     compiled = compiled_kernels()
