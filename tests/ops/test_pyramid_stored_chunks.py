@@ -208,3 +208,83 @@ def test_coarse_raw_mags_are_split_into_chunk_aligned_tasks(tmp_path: Path) -> N
     np.testing.assert_array_equal(layer.get_mag(4).read(), mag4)
     packed = layer.add_mag(8, chunk_shape=8, shard_shape=32, compress=True)
     assert len(pyramid._target_tasks(layer.get_mag(4), packed)) == 1  # compressed: whole shards
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    offset=st.tuples(*[st.integers(0, 40)] * 3),
+    size=st.tuples(st.integers(1, 70), st.integers(1, 70), st.integers(1, 40)),
+    mode=st.sampled_from(["mode", "average", "median", "max"]),
+    sampling=st.sampled_from(["isotropic", "anisotropic"]),
+    threads=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_chained_levels_match_building_mag_by_mag(
+    tmp_path_factory: pytest.TempPathFactory,
+    offset: tuple[int, int, int],
+    size: tuple[int, int, int],
+    mode: str,
+    sampling: str,
+    threads: bool,
+    seed: int,
+) -> None:
+    """`layer.downsample` builds several mags per task from memory where it can; the result must
+    equal computing each mag from the stored one before it (`downsample_mag`, one level a pass)."""
+    from webknossos_like import executors
+
+    data = np.random.default_rng(seed).integers(0, 6, size=size).astype(np.uint16)
+    layers = []
+    for name in ("chained", "stepwise"):
+        dataset = Dataset(tmp_path_factory.mktemp(name), voxel_size=(1, 1, 2))
+        layer = dataset.add_layer("img", "color", dtype="uint16")
+        layer.add_mag(1, chunk_shape=4, shard_shape=8, compress=False).write(
+            data, absolute_offset=offset
+        )
+        layers.append(layer)
+    chained, stepwise = layers
+    calls = []
+    real = pyramid._reduce_level
+
+    def spy(*args: object) -> object:
+        calls.append(args)
+        return real(*args)  # type: ignore[arg-type]
+
+    with mock.patch.object(pyramid, "_reduce_level", spy), executors.threads(2) as pool:
+        made = chained.downsample(
+            coarsest_mag=16,
+            interpolation_mode=mode,
+            sampling_mode=sampling,
+            executor=pool if threads else None,
+        )
+    previous = stepwise.get_mag(1)
+    for mag in made:
+        previous = stepwise.downsample_mag(previous.mag, mag.mag, interpolation_mode=mode)
+    assert list(chained.mags) == list(stepwise.mags)
+    for key in chained.mags:
+        box = chained.get_mag(key).bounding_box
+        np.testing.assert_array_equal(
+            chained.get_mag(key).read(absolute_bounding_box=box),
+            stepwise.get_mag(key).read(absolute_bounding_box=box),
+        )
+    if len(made) >= 2 and min(size) >= 16:
+        assert calls  # some level was built from memory
+
+
+def test_a_failing_chain_removes_all_its_mags(tmp_path: Path) -> None:
+    dataset = Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
+    layer = dataset.add_layer("seg", "segmentation", dtype="uint32")
+    layer.add_mag(1, chunk_shape=4, shard_shape=8, compress=False).write(
+        np.ones((64, 64, 64), np.uint32)
+    )
+    layer.downsample(coarsest_mag=2, sampling_mode="isotropic")  # an existing mag 2 is reused
+
+    def broken(*args: object) -> object:
+        raise OSError("disk full while building a coarser level")
+
+    with mock.patch.object(pyramid, "_reduce_level", broken), pytest.raises(OSError, match="full"):
+        layer.downsample(coarsest_mag=16, sampling_mode="isotropic")
+    assert [m.to_layer_name() for m in layer.mags] == ["1", "2"]
+    assert sorted(p.name for p in layer.path.iterdir() if p.is_dir()) == ["1", "2"]
+    made = layer.downsample(coarsest_mag=16, sampling_mode="isotropic")
+    assert [m.mag.to_layer_name() for m in made] == ["4", "8", "16"]
+    assert (layer.get_mag(16).read() == 1).all()

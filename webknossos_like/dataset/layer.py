@@ -25,7 +25,7 @@ from ..errors import (
 )
 from ..geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
 from ..ops.interpolation import parse_interpolation_mode
-from ..ops.pyramid import downsample_into, upsample_into
+from ..ops.pyramid import downsample_chain, downsample_into, upsample_into
 from ..ops.sampling import default_coarsest_mag, downsampling_factor, mags_to_downsample
 from ..properties import (
     DatasetProperties,
@@ -655,14 +655,45 @@ class Layer:
         targets = mags_to_downsample(
             source.mag, coarsest, sampling_mode, self._dataset.voxel_size, align
         )
-        created = []
-        for target in targets:
-            if target in self.mags:
-                source = self.get_mag(target)
+        mode = parse_interpolation_mode(interpolation_mode, self.category)
+        created: list[MagView] = []
+        index = 0
+        while index < len(targets):
+            if targets[index] in self.mags:  # reuse an existing mag as the next source
+                source = self.get_mag(targets[index])
+                index += 1
                 continue
-            source = self.downsample_mag(source.mag, target, interpolation_mode, compress, executor)
-            created.append(source)
+            run = []  # consecutive missing mags: built in one pass (see `downsample_chain`)
+            while index < len(targets) and targets[index] not in self.mags:
+                run.append(targets[index])
+                index += 1
+            created.extend(self._build_chain(source, run, mode, compress, executor))
+            source = created[-1]
         return created
+
+    def _build_chain(
+        self,
+        source: MagView,
+        keys: list[Mag],
+        mode: str,
+        compress: bool | None,
+        executor: Executor | None,
+    ) -> list[MagView]:
+        """Create the mags `keys` (each coarser than the last), fill them from `source`, and
+        remove them all again if anything fails."""
+        self._check_writable()
+        settings = self._settings_like(source, None, None, compress)
+        made: list[MagView] = []
+        try:
+            for key in keys:
+                downsampling_factor(made[-1].mag if made else source.mag, key)
+                made.append(self.add_mag(key, **settings))
+            downsample_chain(source, made, mode, executor)
+        except BaseException:
+            for mag in made:
+                self.delete_mag(mag.mag)
+            raise
+        return made
 
     def redownsample(
         self, interpolation_mode: str = "default", executor: Executor | None = None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..geometry import BoundingBox, Vec3Int
+from ..geometry import BoundingBox, Mag, Vec3Int
 from ..parallel import run_tasks
 from ..storage.wkw_array import WKWArray, morton_corners
 from ._stored import StoredShards
@@ -73,13 +74,12 @@ def _reduce_stored(
     return True
 
 
-def _downsample_task(task: tuple[View, View, str, BoundingBox]) -> None:
-    """Fill one target shard (a view of the target mag) from the source mag.
+def _downsample_box(source: View, target: View, mode: str, limit: BoundingBox) -> np.ndarray:
+    """The voxels of one target box (a view of the target mag), computed from the source mag.
 
     Source voxels are read only inside `limit` (the source layer's box); partial blocks at its
     border are completed by repeating the nearest voxel inside, so nothing outside is invented.
     """
-    source, target, mode, limit = task
     source_mag = source.mag.as_vec3_int
     target_mag = target.mag.as_vec3_int
     factor = target_mag // source_mag
@@ -95,13 +95,53 @@ def _downsample_task(task: tuple[View, View, str, BoundingBox]) -> None:
         if clipped == piece and _reduce_stored(source, piece, factor, mode, part):
             continue
         data = source.read(absolute_bounding_box=clipped)
-        front = (clipped.topleft - piece.topleft) // source_mag
-        back = (piece.bottomright - clipped.bottomright) // source_mag
-        if front != Vec3Int.zeros() or back != Vec3Int.zeros():
-            widths = [(0, 0), *zip(front.to_list(), back.to_list(), strict=True)]
-            data = np.pad(data, widths, mode="edge")
-        out[_ALL + rel.to_slices()] = downsample_data(data, factor, mode)
-    target.write(out, absolute_offset=box.topleft)
+        out[_ALL + rel.to_slices()] = downsample_data(
+            _pad(data, clipped, piece, source_mag), factor, mode
+        )
+    return out
+
+
+def _pad(data: np.ndarray, clipped: BoundingBox, box: BoundingBox, mag: Vec3Int) -> np.ndarray:
+    """Extend `data` (the voxels of `clipped`, in `mag`) to all of `box` by repeating edge voxels."""
+    front = (clipped.topleft - box.topleft) // mag
+    back = (box.bottomright - clipped.bottomright) // mag
+    if front == Vec3Int.zeros() and back == Vec3Int.zeros():
+        return data
+    widths = [(0, 0), *zip(front.to_list(), back.to_list(), strict=True)]
+    return np.pad(data, widths, mode="edge")
+
+
+def _reduce_level(
+    data: np.ndarray,
+    box: BoundingBox,
+    data_mag: Vec3Int,
+    target: View,
+    mode: str,
+    limit: BoundingBox,
+) -> np.ndarray:
+    """The voxels of `target` computed from `data`, the finer level's voxels of `box` in memory.
+
+    Same voxels `_downsample_box` would read back from the finer mag: only those inside `limit`,
+    edge-padded (`_chain_depth` makes sure the target box needs nothing outside `box`).
+    """
+    new_box = target.bounding_box
+    clipped = new_box.intersected_with(limit).align_with_mag(Mag(data_mag), ceil=True)
+    rel = clipped.offset(-box.topleft)
+    rel = BoundingBox(rel.topleft // data_mag, rel.size // data_mag)
+    part = _pad(data[_ALL + rel.to_slices()], clipped, new_box, data_mag)
+    return downsample_data(part, target.mag.as_vec3_int // data_mag, mode)
+
+
+def _chain_task(task: tuple[View, list[View], str, BoundingBox]) -> None:
+    """Fill one box of the first target from the source, then the same region of each further
+    target from the level before it, in memory."""
+    source, targets, mode, limit = task
+    data = _downsample_box(source, targets[0], mode, limit)
+    targets[0].write(data, absolute_offset=targets[0].bounding_box.topleft)
+    for finer, coarser in itertools.pairwise(targets):
+        box = finer.bounding_box
+        data = _reduce_level(data, box, finer.mag.as_vec3_int, coarser, mode, limit)
+        coarser.write(data, absolute_offset=coarser.bounding_box.topleft)
 
 
 def _upsample_task(task: tuple[View, View]) -> None:
@@ -168,15 +208,74 @@ def _target_tasks(source: MagView, target: MagView) -> list[tuple[View, View]]:
     ]
 
 
+def _chain_depth(boxes: list[BoundingBox], region: BoundingBox, targets: list[MagView]) -> int:
+    """How many of `targets` one task per box can compute: the first from the source, each
+    further one from the level before it in memory.
+
+    A further target qualifies when it is raw WKW and every box starts and ends on its chunk
+    grid or at the edge of `region`: then the tasks write disjoint chunks of its shards (safe in
+    place, see `_work_boxes`) and need no voxel another task computes (what lies beyond the
+    region's edge is outside the layer, filled by edge padding).
+    """
+    depth = 1
+    for target in targets[1:]:
+        info = target.info
+        if info.data_format != "wkw" or info.compressed:
+            break
+        grid = info.chunk_shape * target.mag.as_vec3_int
+        start, end = region.topleft, region.bottomright
+        if not all(
+            (box.topleft[a] % grid[a] == 0 or box.topleft[a] == start[a])
+            and (box.bottomright[a] % grid[a] == 0 or box.bottomright[a] == end[a])
+            for box in boxes
+            for a in range(3)
+        ):
+            break
+        depth += 1
+    return depth
+
+
+def downsample_chain(
+    source: MagView, targets: list[MagView], mode: str, executor: Executor | None = None
+) -> None:
+    """Compute each of `targets` (coarser and coarser) from the one before, the first from
+    `source`. Where the task boxes allow (`_chain_depth`), one task builds several levels of its
+    region from memory, so coarser mags are never read back."""
+    limit = source.layer.bounding_box
+    level = 0
+    while level < len(targets):
+        pairs = _target_tasks(source, targets[level])
+        region = limit.align_with_mag(targets[level].mag, ceil=True)
+        depth = _chain_depth([t.bounding_box for _, t in pairs], region, targets[level:])
+        chain = targets[level : level + depth]
+        tasks = [
+            (
+                s,
+                [
+                    t,
+                    *(
+                        m.get_view(
+                            absolute_bounding_box=t.bounding_box.align_with_mag(m.mag, ceil=True)
+                        )
+                        for m in chain[1:]
+                    ),
+                ],
+                mode,
+                limit,
+            )
+            for s, t in pairs
+        ]
+        names = ", ".join(m.mag.to_layer_name() for m in chain)
+        run_tasks(_chain_task, tasks, executor, desc=f"Downsampling to mag {names}")
+        source = chain[-1]
+        level += depth
+
+
 def downsample_into(
     source: MagView, target: MagView, mode: str, executor: Executor | None = None
 ) -> None:
     """Compute `target` (coarser) from `source`, one target shard per task."""
-    limit = source.layer.bounding_box
-    tasks = [(s, t, mode, limit) for s, t in _target_tasks(source, target)]
-    run_tasks(
-        _downsample_task, tasks, executor, desc=f"Downsampling to mag {target.mag.to_layer_name()}"
-    )
+    downsample_chain(source, [target], mode, executor)
 
 
 def upsample_into(source: MagView, target: MagView, executor: Executor | None = None) -> None:
