@@ -290,7 +290,8 @@ def _average_chunks(chunks: Any, corners: Any, t: Any, fx: int, fy: int, fz: int
         _average_into(chunks[i].T, t, fx, fy, fz, c[0] // fx, c[1] // fy, c[2] // fz)
 
 
-_INTO = {"mode": _mode_into, "median": _median_into, "average": _average_into}
+_UNROLLED = {"mode": _mode_222, "median": _median_222, "average": _average_222}
+_GENERIC = {"mode": _mode_any, "median": _median_any}
 _CHUNKS = {"mode": _mode_chunks, "median": _median_chunks, "average": _average_chunks}
 
 
@@ -317,9 +318,12 @@ def downsample(data: np.ndarray, factor: tuple[int, int, int], mode: str) -> np.
         dtype=data.dtype,
         order="F",
     )
-    kernel = _INTO[mode]
     for channel in range(data.shape[0]):
-        kernel(data[channel], out[channel], fx, fy, fz, 0, 0, 0)
+        # the kernels directly (not the `_*_into` drivers): whole targets keep their layout
+        if factor == (2, 2, 2):
+            _UNROLLED[mode](data[channel], out[channel])
+        else:
+            _GENERIC[mode](data[channel], out[channel], fx, fy, fz)
     return out
 
 
