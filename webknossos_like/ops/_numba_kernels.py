@@ -227,16 +227,8 @@ def _target(s: Any, t: Any, fx: int, fy: int, fz: int, ox: int, oy: int, oz: int
 
 
 # One driver per mode (not one with a mode switch): numba types every branch of a function, and
-# the median's bit tricks do not type for the floats `mode` accepts.
-@numba.njit(cache=True, nogil=True)
-def _mode_into(s: Any, t: Any, fx: int, fy: int, fz: int, ox: int, oy: int, oz: int) -> None:
-    target = _target(s, t, fx, fy, fz, ox, oy, oz)
-    if fx == 2 and fy == 2 and fz == 2:
-        _mode_222(s, target)
-    else:
-        _mode_any(s, target, fx, fy, fz)
-
-
+# the median's bit tricks do not type for the floats `mode` accepts. `mode` needs no such
+# driver: `_mode_chunks` reduces into a contiguous block instead.
 @numba.njit(cache=True, nogil=True)
 def _median_into(s: Any, t: Any, fx: int, fy: int, fz: int, ox: int, oy: int, oz: int) -> None:
     target = _target(s, t, fx, fy, fz, ox, oy, oz)
@@ -269,7 +261,7 @@ def _mode_chunks(chunks: Any, corners: Any, t: Any, fx: int, fy: int, fz: int) -
     block = np.empty((cz // fz, cy // fy, cx // fx), dtype=t.dtype).T
     for i in range(chunks.shape[0]):
         c = corners[i]
-        if fx == 2 and fy == 2 and fz == 2:  # not `_mode_into`: its slicing loses the layout
+        if fx == 2 and fy == 2 and fz == 2:  # the kernels directly: slicing loses the layout
             _mode_222(chunks[i].T, block)
         else:
             _mode_any(chunks[i].T, block, fx, fy, fz)

@@ -324,7 +324,6 @@ class WKWArray:
         path = os.fspath(self.shard_path(shard_index))
         edge = info.chunk_shape.x
         count = (info.shard_shape // info.chunk_shape).prod()
-        chunk_bytes = edge**3 * info.num_channels * info.dtype.itemsize
         try:
             handle = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in finally
         except FileNotFoundError:
@@ -342,7 +341,7 @@ class WKWArray:
             )
             if buffer is None or not fits:
                 buffer = self.chunk_buffer(batch_bytes)
-            batch = len(buffer)
+            batch, chunk_bytes = len(buffer), buffer[0].nbytes
             view = buffer.data.cast("B")
             for first in range(0, count, batch):
                 n = min(batch, count - first)
