@@ -293,7 +293,8 @@ def test_compress_in_place_and_to_target(
     assert view.info.compressed
     np.testing.assert_array_equal(view.read()[0], data)
     assert sum(p.stat().st_blocks for p in view.path.rglob("*.wkw")) < raw_size
-    assert [p.name for p in layer.path.iterdir()] == ["1"]
+    # Nothing left over but the mag and its lock file.
+    assert sorted(p.name for p in layer.path.iterdir()) == [".1.lock", "1"]
 
 
 def test_mag_management(dataset: Dataset) -> None:

@@ -31,6 +31,8 @@ from ._plan import TEMP_PREFIX
 
 PRECOMPUTED = "neuroglancerPrecomputed"
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+# An unnamed file in a folder (filelock 4 probes the lock's folder this way): no reader sees it.
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0)
 
 
 class Recorder:
@@ -64,7 +66,8 @@ def recorder(fast_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Record
 
     def os_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
         full = rec.inside(path) if kwargs.get("dir_fd") is None else None
-        if full and flags & _WRITE_FLAGS:
+        anonymous = _O_TMPFILE and flags & _O_TMPFILE == _O_TMPFILE
+        if full and flags & _WRITE_FLAGS and not anonymous:
             rec.opened.append(full)
         return real_os_open(path, flags, *args, **kwargs)
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import filelock
 import numpy as np
 
+from .._locks import exclusive_lock
 from ..errors import DatasetNotFoundError, InvalidArgumentError, UnsupportedFormatError
 from ..geometry import BoundingBox, Mag, Vec3Int
 from ..ops._stored import StoredShards
@@ -83,7 +83,7 @@ def _info_lock(layer: Layer) -> Any:
     if layer.dataset._precomputed_root is not None:
         return _LOCAL_LOCK
     layer.path.mkdir(parents=True, exist_ok=True)
-    return filelock.FileLock(str(layer.path / ".info.lock"))
+    return exclusive_lock(layer.path / ".info.lock")
 
 
 def _save_info(store: KVStore, info: VolumeInfo) -> None:

@@ -35,9 +35,10 @@ from ..properties import (
     dtype_per_channel,
 )
 from ..storage import ArrayBackend, WKWArray
+from ..storage.wkw_swap import SwappableWKWArray, recover_swap
 from ._formats import PRECOMPUTED_FORMAT, WKW_FORMAT, LazyModule
 from ._naming import validate_layer_name
-from .mag_view import MagView, recover_swap
+from .mag_view import MagView
 from .view import View
 
 if TYPE_CHECKING:
@@ -279,7 +280,8 @@ class Layer:
 
     def _open_backend(self, mag: Mag, path: Path) -> ArrayBackend:
         if self.data_format == WKW_FORMAT:
-            return WKWArray(recover_swap(path, read_only=self.read_only))
+            read_only = self.read_only or self._is_foreign(path)
+            return SwappableWKWArray(recover_swap(path, read_only=read_only), locking=not read_only)
         if self.data_format == PRECOMPUTED_FORMAT:
             if self._dataset._precomputed_root is None and self._is_foreign(path):
                 return _precomputed.open_foreign_scale(path)

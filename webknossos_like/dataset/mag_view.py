@@ -16,6 +16,7 @@ from ..errors import ReadOnlyError, UnsupportedFormatError
 from ..geometry import BoundingBox, Mag
 from ..parallel import run_tasks
 from ..storage import ArrayBackend, WKWArray
+from ..storage.wkw_swap import SwappableWKWArray
 from .view import View
 
 if TYPE_CHECKING:
@@ -86,7 +87,8 @@ class MagView(View):
     ) -> None:
         """Rewrite this mag with LZ4HC compression, shard by shard.
 
-        Without `target_path` the compressed copy is built beside the mag and swapped in place;
+        Without `target_path` the compressed copy is built beside the mag and swapped in place
+        (writes by other processes meanwhile are kept: see `SwappableWKWArray.compress_in_place`);
         with it, the copy is written there and this mag is left as it is.
         """
         if target_path is None and self.read_only:
@@ -96,7 +98,11 @@ class MagView(View):
             raise UnsupportedFormatError(
                 f"compress() supports WKW mags, not {source.info.data_format}."
             )
-        if source.info.compressed and target_path is None:
+        if target_path is None:
+            if not isinstance(source, SwappableWKWArray):
+                raise ReadOnlyError(f"{self!r} is read-only and cannot be compressed in place.")
+            source.compress_in_place(executor, desc=f"Compressing mag {self.name}")
+            self._array = None
             return
         scratch = self._path.parent / f"{TEMP_PREFIX}{self.name}-compress-{uuid.uuid4().hex}"
         target = WKWArray.create(
@@ -114,19 +120,7 @@ class MagView(View):
                 executor,
                 desc=f"Compressing mag {self.name}",
             )
-            if target_path is not None:
-                os.replace(scratch, Path(target_path))
-                return
-            # Mark the copy complete (one rename), then swap. A crash between the two swap
-            # renames leaves no mag folder but a ready copy, which `recover_swap` moves in.
-            ready = self._path.parent / f"{TEMP_PREFIX}{self.name}-ready-{uuid.uuid4().hex}"
-            os.replace(scratch, ready)
-            retired = self._path.parent / f"{TEMP_PREFIX}{self.name}-old-{uuid.uuid4().hex}"
-            source.close()
-            os.replace(self._path, retired)
-            os.replace(ready, self._path)
-            shutil.rmtree(retired, ignore_errors=True)
-            self._array = None
+            os.replace(scratch, Path(target_path))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -169,24 +163,3 @@ def _copy_box(task: tuple[ArrayBackend, ArrayBackend, BoundingBox]) -> None:
     """Copy one stored shard (mag coordinates) between arrays; module-level so it pickles."""
     source, target, box = task
     target.write(box.topleft, source.read(box))
-
-
-def recover_swap(path: Path, *, read_only: bool) -> Path:
-    """Finish a `compress()` swap that a crash interrupted; returns the folder to open.
-
-    When the mag folder is missing but a complete copy is ready beside it, the copy is moved
-    into place (or, read-only, opened where it is). A no-op when the mag folder exists.
-    """
-    if path.exists():
-        return path
-    for ready in sorted(path.parent.glob(f"{TEMP_PREFIX}{path.name}-ready-*")):
-        if read_only:
-            return ready
-        try:
-            os.replace(ready, path)
-        except OSError:
-            continue
-        for old in path.parent.glob(f"{TEMP_PREFIX}{path.name}-old-*"):
-            shutil.rmtree(old, ignore_errors=True)
-        return path
-    return path

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final, TypeVar
 
-from filelock import FileLock
-
 from webknossos_like._atomic import atomic_write_text
+from webknossos_like._locks import ExclusiveLock, exclusive_lock
 from webknossos_like.errors import DatasetNotFoundError, InvalidPropertiesError
 from webknossos_like.properties.converter import dumps, loads
 from webknossos_like.properties.models import DatasetProperties
@@ -21,22 +19,6 @@ T = TypeVar("T")
 
 PROPERTIES_FILE_NAME: Final = "datasource-properties.json"
 LOCK_FILE_NAME: Final = ".datasource-properties.json.lock"
-
-_locks: dict[tuple[int, str], FileLock] = {}
-_locks_guard = threading.Lock()
-
-
-def _lock_for(lock_path: Path) -> FileLock:
-    """One FileLock object per lock file in this process, so nested `update`/`save` calls re-enter it."""
-    path = os.path.realpath(lock_path)
-    # Keyed by process too: a lock object inherited across fork() must not be reused.
-    key = (os.getpid(), path)
-    with _locks_guard:
-        lock = _locks.get(key)
-        if lock is None:
-            lock = FileLock(path)
-            _locks[key] = lock
-        return lock
 
 
 class PropertiesFile:
@@ -55,9 +37,9 @@ class PropertiesFile:
         return f"PropertiesFile({str(self.dataset_path)!r})"
 
     @property
-    def lock(self) -> FileLock:
+    def lock(self) -> ExclusiveLock:
         """The process-shared, reentrant inter-process lock guarding this file (blocks without timeout)."""
-        return _lock_for(self.lock_path)
+        return exclusive_lock(self.lock_path)
 
     def exists(self) -> bool:
         """Whether the properties file exists (i.e. the folder holds a dataset)."""
