@@ -45,6 +45,12 @@ def add_mags(barrier: Any, path: str, layer: str, mags: list[str]) -> None:
         ds.get_layer(layer).add_mag(mag)
 
 
+def refresh_largest_segment_id(barrier: Any, path: str, layer: str) -> None:
+    """Scan a segmentation layer and store its largest id."""
+    barrier.wait()
+    Dataset.open(path).get_segmentation_layer(layer).refresh_largest_segment_id()
+
+
 def union(boxes: list[Box]) -> BoundingBox:
     """The smallest box holding all `boxes`."""
     out = BoundingBox.empty()

@@ -24,7 +24,15 @@ from webknossos_like import BoundingBox, Dataset
 from webknossos_like.errors import AlignmentError
 from webknossos_like.storage.precomputed.kvstore import FileKVStore
 
-from ._workers import Box, add_layers, add_mags, box_data, union, write_boxes
+from ._workers import (
+    Box,
+    add_layers,
+    add_mags,
+    box_data,
+    refresh_largest_segment_id,
+    union,
+    write_boxes,
+)
 
 WRITERS = 3
 LAYER_ADDERS = 2
@@ -288,3 +296,24 @@ def test_forked_writers_after_the_parent_wrote(fast_tmp: Path, data_format: str)
     for index, (topleft, size) in indexed:
         got = shared.get_mag(1).read(absolute_offset=topleft, size=size)[0]
         assert np.array_equal(got, box_data(SEED, index, size, "uint8"))
+
+
+@pytest.mark.regression(
+    reason="bug: a process holding a segmentation layer whose largest_segment_id was None kept "
+    "skipping the id update on writes after another process had set the id: labels above the "
+    "saved id went unrecorded"
+)
+def test_largest_segment_id_set_by_another_process_is_raised_by_writes(fast_tmp: Path) -> None:
+    ds = Dataset(fast_tmp / "ds", voxel_size=(1, 1, 1))
+    layer = ds.add_layer("seg", "segmentation", dtype="uint32")
+    layer.add_mag(1).write(np.full((8, 8, 8), 5, np.uint32))
+    layer.largest_segment_id = None
+    holder = Dataset.open(fast_tmp / "ds").get_segmentation_layer("seg")  # A: sees None
+    assert holder.largest_segment_id is None
+    _run([(refresh_largest_segment_id, (str(fast_tmp / "ds"), "seg"))])  # B, another process
+    assert Dataset.open(fast_tmp / "ds").get_segmentation_layer("seg").largest_segment_id == 5
+    holder.get_mag(1).write(np.full((8, 8, 8), 9, np.uint32), absolute_offset=(8, 0, 0))
+    assert Dataset.open(fast_tmp / "ds").get_segmentation_layer("seg").largest_segment_id == 9
+    holder.get_mag(1).write(np.full((8, 8, 8), 12, np.uint32), absolute_offset=(0, 0, 0))
+    assert Dataset.open(fast_tmp / "ds").get_segmentation_layer("seg").largest_segment_id == 12
+    assert holder.largest_segment_id == 12

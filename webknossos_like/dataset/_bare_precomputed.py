@@ -42,6 +42,10 @@ class InMemoryProperties:
         with self._lock:
             return copy.deepcopy(self._properties)
 
+    def is_stale(self) -> bool:
+        """Never: every change goes through this object."""
+        return False
+
     def save(self, props: DatasetProperties) -> None:
         """Replace the in-memory properties."""
         with self._lock:

@@ -217,6 +217,12 @@ class Dataset:
         """Re-read the properties file (picks up other processes' changes)."""
         self._properties = self._properties_file.load()
 
+    def _refresh(self) -> None:
+        """Reload the properties if another process saved them since (one `stat`); decisions
+        that skip a metadata update (e.g. after a write) must not rest on a stale copy."""
+        if self._properties_file.is_stale():
+            self.reload()
+
     @property
     def location(self) -> str:
         """Where the dataset lives: its folder, or the URL it was opened from."""

@@ -239,6 +239,7 @@ class Layer:
         A write in a coarser mag that stays inside the layer box rounded out to that mag (as
         pyramid building does) does not grow it.
         """
+        self._dataset._refresh()
         if self.bounding_box.align_with_mag(mag, ceil=True).contains_bbox(box):
             return []
         self._check_bbox_storable(box)

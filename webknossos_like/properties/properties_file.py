@@ -32,6 +32,8 @@ class PropertiesFile:
         self.dataset_path = Path(dataset_path)
         self.path = self.dataset_path / PROPERTIES_FILE_NAME
         self.lock_path = self.dataset_path / LOCK_FILE_NAME
+        #: `stamp()` of the version last loaded or saved through this object.
+        self.last_stamp: tuple[int, int, int] | None = None
 
     def __repr__(self) -> str:
         return f"PropertiesFile({str(self.dataset_path)!r})"
@@ -58,9 +60,25 @@ class PropertiesFile:
         except UnicodeDecodeError as error:
             raise InvalidPropertiesError(f"not UTF-8 text: {error}", path=self.path) from None
 
+    def stamp(self) -> tuple[int, int, int] | None:
+        """(inode, size, mtime) of the file: every save renames a new file into place, so a
+        different stamp means another version (None if missing)."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
     def load(self) -> DatasetProperties:
         """Read and validate the file (no lock needed: saves replace it atomically)."""
-        return loads(self.read_text(), path=self.path)
+        stamp = self.stamp()  # taken first: a save in between makes the next check reload
+        props = loads(self.read_text(), path=self.path)
+        self.last_stamp = stamp
+        return props
+
+    def is_stale(self) -> bool:
+        """Whether the file changed since this object last loaded or saved it (one `stat`)."""
+        return self.stamp() != self.last_stamp
 
     def save(self, props: DatasetProperties) -> None:
         """Validate, serialize and atomically replace the file under the lock."""
@@ -68,6 +86,7 @@ class PropertiesFile:
         self._check_folder()
         with self.lock:
             atomic_write_text(self.path, text)
+            self.last_stamp = self.stamp()
 
     def update(self, mutate: Callable[[DatasetProperties], T]) -> tuple[DatasetProperties, T]:
         """Under the lock: load the current file, `mutate` it in place, save if it changed.
@@ -83,6 +102,7 @@ class PropertiesFile:
             after = dumps(props)
             if after != before:
                 atomic_write_text(self.path, after)
+                self.last_stamp = self.stamp()
             return props, result
 
     def _check_folder(self) -> None:
