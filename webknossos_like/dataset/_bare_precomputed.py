@@ -42,6 +42,11 @@ class InMemoryProperties:
         with self._lock:
             return copy.deepcopy(self._properties)
 
+    @property
+    def lock(self) -> threading.RLock:
+        """The in-process lock guarding the properties (there is no file to lock)."""
+        return self._lock
+
     def is_stale(self) -> bool:
         """Never: every change goes through this object."""
         return False

@@ -38,6 +38,7 @@ from ..properties import (
 from ..storage import WKWArray
 from ._formats import PRECOMPUTED_FORMAT, WKW_FORMAT
 from ._naming import validate_layer_name
+from ._rename import finish_interrupted_renames
 from .layer import AXIS_ORDER, Layer, SegmentationLayer
 
 if TYPE_CHECKING:
@@ -127,6 +128,7 @@ class Dataset:
         # Set for a bare precomputed volume (an `info`, no properties file): its only layer's store.
         self._precomputed_root: KVStore | None = None
         self._location = str(path)
+        finish_interrupted_renames(self)
 
     @classmethod
     def open(cls, dataset_path: str | os.PathLike[str], read_only: bool = False) -> Dataset:

@@ -38,6 +38,7 @@ from ..storage import ArrayBackend, WKWArray
 from ..storage.wkw_swap import SwappableWKWArray, recover_swap
 from ._formats import PRECOMPUTED_FORMAT, WKW_FORMAT, LazyModule
 from ._naming import validate_layer_name
+from ._rename import apply_rename, write_journal
 from .mag_view import MagView
 from .view import View
 
@@ -112,32 +113,44 @@ class Layer:
         validate_layer_name(new_name)
         if new_name == self._name:
             return
-        if new_name in self._dataset.layers:
-            raise LayerExistsError(
-                f"Cannot rename layer {self._name!r}: {new_name!r} already exists."
-            )
         old_name, old_path = self._name, self.path
         new_path = self._dataset.path / new_name
-        if new_path.exists():
-            raise LayerExistsError(f"Cannot rename layer {old_name!r}: {new_path} already exists.")
-        for view in self._mag_views.values():
-            if view._array is not None:
-                view._array.close()
-        if old_path.exists():
-            os.rename(old_path, new_path)
+        dataset_path = self._dataset.path
 
-        def rename(props: LayerProperties) -> None:
-            props.name = new_name
-            for mag in props.mags:
-                if mag.path is not None and mag.path.startswith(f"./{old_name}/"):
-                    mag.path = f"./{new_name}/" + mag.path[len(old_name) + 3 :]
+        def rename(props: DatasetProperties) -> None:
+            if not apply_rename(props, old_name, new_name, dataset_path):
+                self._dataset._find_layer(props, old_name)  # raises LayerNotFoundError
+                raise LayerExistsError(
+                    f"Cannot rename layer {old_name!r}: {new_name!r} already exists."
+                )
 
-        try:
-            self._update(rename)
-        except BaseException:
+        # Journal, folder, properties, under the properties lock: a crash anywhere in between
+        # is rolled forward by the next opener (`_rename.finish_interrupted_renames`).
+        with self._dataset._properties_file.lock:
+            self._dataset._refresh()
+            if new_name in self._dataset.layers:
+                raise LayerExistsError(
+                    f"Cannot rename layer {old_name!r}: {new_name!r} already exists."
+                )
             if new_path.exists():
-                os.rename(new_path, old_path)
-            raise
+                raise LayerExistsError(
+                    f"Cannot rename layer {old_name!r}: {new_path} already exists."
+                )
+            for view in self._mag_views.values():
+                if view._array is not None:
+                    view._array.close()
+            journal = write_journal(dataset_path, old_name, new_name)
+            try:
+                if old_path.exists():
+                    os.rename(old_path, new_path)
+                try:
+                    self._dataset._update(rename)
+                except BaseException:
+                    if new_path.exists():
+                        os.rename(new_path, old_path)
+                    raise
+            finally:
+                journal.unlink(missing_ok=True)
         self._name = new_name
         self._mag_views.clear()
         self._dataset._renamed_layer(old_name, self)
