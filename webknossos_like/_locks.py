@@ -23,7 +23,7 @@ from filelock import FileLock
 
 from .errors import StorageError
 
-__all__ = ["ExclusiveLock", "SharedExclusiveLock", "exclusive_lock"]
+__all__ = ["ExclusiveLock", "HeldMarker", "SharedExclusiveLock", "exclusive_lock"]
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -124,3 +124,52 @@ class SharedExclusiveLock:
     def exclusive(self) -> contextlib.AbstractContextManager[None]:
         """Held alone: waits for every shared holder to leave."""
         return self._held(fcntl.LOCK_EX)
+
+
+class HeldMarker:
+    """A marker file that says "work under way" while its creator lives: the creator holds an
+    exclusive `flock` on it, so a marker nobody holds was left by a process that died."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    def create(self) -> None:
+        """Create the marker and hold it; `StorageError` if a live process holds it already."""
+        fd = _open_lock_file(os.fspath(self.path))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StorageError(
+                f"{self.path} is held by another process: that work is still under way."
+            ) from None
+        self._fd = fd
+
+    def remove(self) -> None:
+        """Delete the marker (the work is done or undone) and let go of it."""
+        if self._fd is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            os.close(self._fd)
+            self._fd = None
+
+    def release(self) -> None:
+        """Let go of the marker but leave it (the work stays marked unfinished)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def is_abandoned(self) -> bool:
+        """Whether the marker exists and no live process holds it (its creator died)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | os.O_NONBLOCK)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
+        return True

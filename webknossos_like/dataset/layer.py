@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from ..errors import (
     MagNotFoundError,
     OutOfBoundsError,
     ReadOnlyError,
+    StorageError,
     UnsupportedFormatError,
 )
 from ..geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
@@ -37,6 +39,7 @@ from ..properties import (
 from ..storage import ArrayBackend, WKWArray
 from ..storage.wkw_swap import SwappableWKWArray, recover_swap
 from ._formats import PRECOMPUTED_FORMAT, WKW_FORMAT, LazyModule
+from ._incomplete import abandoned_mags, building, marker
 from ._naming import validate_layer_name
 from ._rename import apply_rename, write_journal
 from .mag_view import MagView
@@ -550,11 +553,16 @@ class Layer:
         """Copy the voxels of another mag view (any layer or dataset) into a new mag here."""
         from ..ops.copy import copy_view_into
 
-        target = self.add_mag(
-            source.mag if mag is None else mag,
-            **self._settings_like(source, chunk_shape, shard_shape, compress),
-        )
-        copy_view_into(source, target, executor=executor)
+        key = source.mag if mag is None else Mag(mag)
+        with building(self.path, [key]):
+            target = self.add_mag(
+                key, **self._settings_like(source, chunk_shape, shard_shape, compress)
+            )
+            try:
+                copy_view_into(source, target, executor=executor)
+            except BaseException:
+                self.delete_mag(key)
+                raise
         return target
 
     def _settings_like(
@@ -625,7 +633,7 @@ class Layer:
         fill: Any,
     ) -> MagView:
         """Create (or reuse, if allowed) the target mag, fill it, and roll a new mag back on error."""
-        created = False
+        self._discard_abandoned_mags()
         if target_key in self.mags:
             if not allow_overwrite:
                 raise MagExistsError(
@@ -633,16 +641,47 @@ class Layer:
                     "pass allow_overwrite=True to recompute it."
                 )
             target = self.get_mag(target_key)
-        else:
+            with building(self.path, [target_key]):
+                fill(target)
+            return target
+        with building(self.path, [target_key]):
             target = self.add_mag(target_key, **self._settings_like(source, None, None, compress))
-            created = True
-        try:
-            fill(target)
-        except BaseException:
-            if created:
+            try:
+                fill(target)
+            except BaseException:
                 self.delete_mag(target_key)
-            raise
+                raise
         return target
+
+    def _discard_abandoned_mags(self) -> None:
+        """Delete the mags whose builder (a pyramid step or copy) died before filling them, so
+        they are built again rather than trusted (`_incomplete`)."""
+        if self.read_only:
+            return
+        for mag in abandoned_mags(self.path):
+            held = marker(self.path, mag)
+            try:
+                held.create()
+            except StorageError:  # another process is repairing it right now
+                continue
+            try:
+                if mag in self.mags:
+                    self.delete_mag(mag)
+                else:  # killed inside add_mag: storage made, properties entry not yet saved
+                    self._remove_unlisted_storage(mag)
+            finally:
+                held.remove()
+
+    def _remove_unlisted_storage(self, mag: Mag) -> None:
+        """Delete what an interrupted `add_mag` made for a mag the properties do not list."""
+        folder = self.path / mag.to_layer_name()
+        if self.data_format == PRECOMPUTED_FORMAT and self._dataset._precomputed_root is None:
+            with contextlib.suppress(UnsupportedFormatError):  # no info file yet
+                _precomputed.remove_scale(self, mag.to_layer_name())
+        if folder.is_symlink():
+            folder.unlink()
+        elif folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
 
     def downsample(
         self,
@@ -659,6 +698,7 @@ class Layer:
         Each new mag is computed from the previous one. `coarsest_mag` defaults to the power of
         two that brings x/y to about 100 voxels (webknossos' rule).
         """
+        self._discard_abandoned_mags()
         source = self.get_mag(from_mag) if from_mag is not None else self.mags[max(self.mags)]
         coarsest = (
             default_coarsest_mag(self.bounding_box) if coarsest_mag is None else Mag(coarsest_mag)
@@ -700,15 +740,16 @@ class Layer:
         self._check_writable()
         settings = self._settings_like(source, None, None, compress)
         made: list[MagView] = []
-        try:
-            for key in keys:
-                downsampling_factor(made[-1].mag if made else source.mag, key)
-                made.append(self.add_mag(key, **settings))
-            downsample_chain(source, made, mode, executor)
-        except BaseException:
-            for mag in made:
-                self.delete_mag(mag.mag)
-            raise
+        with building(self.path, keys):
+            try:
+                for key in keys:
+                    downsampling_factor(made[-1].mag if made else source.mag, key)
+                    made.append(self.add_mag(key, **settings))
+                downsample_chain(source, made, mode, executor)
+            except BaseException:
+                for mag in made:
+                    self.delete_mag(mag.mag)
+                raise
         return made
 
     def redownsample(

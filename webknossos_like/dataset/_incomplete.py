@@ -1,0 +1,63 @@
+"""Mags under construction: a held marker per mag while a pyramid level or a copy is filled.
+
+A builder that dies (kill -9, power loss) leaves its markers behind, unheld; the mags they name
+may hold zeros where data belongs. `abandoned_mags` finds them so the next `downsample()` (or
+copy) rebuilds them instead of trusting them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from .._locks import HeldMarker
+from ..errors import InvalidMagError
+from ..geometry import Mag
+
+MARKER_PREFIX = ".wkl-incomplete-"
+MARKER_SUFFIX = ".lock"  # an empty file only ever opened for its lock, like the other locks
+
+
+def marker(layer_path: Path, mag: Mag) -> HeldMarker:
+    """The marker of `mag` in the layer folder."""
+    return HeldMarker(layer_path / f"{MARKER_PREFIX}{mag.to_layer_name()}{MARKER_SUFFIX}")
+
+
+@contextlib.contextmanager
+def building(layer_path: Path, mags: Iterable[Mag]) -> Iterator[None]:
+    """Hold a marker for each mag while the body fills them; remove them when it ends.
+
+    The body rolls back what it made if it fails, so the markers go on every exit that Python
+    sees; only a process that dies leaves them.
+    """
+    held: list[HeldMarker] = []
+    layer_path.mkdir(parents=True, exist_ok=True)
+    try:
+        for mag in mags:
+            held.append(marker(layer_path, mag))
+            held[-1].create()
+        yield
+    finally:
+        for item in held:
+            item.remove()
+
+
+def abandoned_mags(layer_path: Path) -> list[Mag]:
+    """Mags whose builder died before finishing them (marker present, nobody holding it)."""
+    try:
+        names = os.listdir(layer_path)
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        if not (name.startswith(MARKER_PREFIX) and name.endswith(MARKER_SUFFIX)):
+            continue
+        try:
+            mag = Mag(name[len(MARKER_PREFIX) : -len(MARKER_SUFFIX)])
+        except (InvalidMagError, ValueError):
+            continue
+        if marker(layer_path, mag).is_abandoned():
+            found.append(mag)
+    return sorted(found)
