@@ -188,3 +188,17 @@ def test_negative_offsets_are_fine_for_precomputed(dataset: Dataset) -> None:
     wkw = dataset.add_layer("w", "color").add_mag(1)
     with pytest.raises(OutOfBoundsError):
         wkw.write(np.ones((2, 2, 2), np.uint8), absolute_offset=(-2, 0, 0))
+
+
+@pytest.mark.regression(
+    reason="bug: deleting the only mag of a precomputed layer raised InvalidPropertiesError "
+    "(an info must list a scale); the info now goes with the last scale"
+)
+def test_deleting_the_last_precomputed_mag_and_adding_it_again(tmp_path: Path) -> None:
+    ds = Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
+    layer = ds.add_layer("pc", "color", data_format="neuroglancerPrecomputed")
+    layer.add_mag(1).write(np.ones((8, 8, 8), np.uint8))
+    layer.delete_mag(1)
+    assert not layer.mags and not (layer.path / "info").exists()
+    layer.add_mag(1).write(np.full((8, 8, 8), 3, np.uint8))
+    assert Dataset.open(ds.path).get_layer("pc").get_mag(1).read().sum() == 3 * 8**3

@@ -191,15 +191,19 @@ def create_scale(
 
 
 def remove_scale(layer: Layer, key: str) -> None:
-    """Drop a scale from the layer's `info` (its chunk files are deleted by the caller)."""
-
-    def drop(info: VolumeInfo | None) -> VolumeInfo:
-        if info is None:
+    """Drop a scale from the layer's `info` (its chunk files are deleted by the caller); the
+    last scale takes the `info` with it (an `info` must list at least one scale)."""
+    store = layer_store(layer)
+    with _info_lock(layer):
+        raw = store.get("info")
+        if raw is None:
             raise UnsupportedFormatError(f"{layer.path} has no info file.")
+        info = loads_info(raw, path=f"{store.url}/info")
         info.scales = [s for s in info.scales if s.key != key]
-        return info
-
-    update_info(layer, drop)
+        if info.scales:
+            _save_info(store, info)
+        else:
+            store.delete("info")
 
 
 def _grown_scale(layer: Layer, scale: ScaleInfo, wanted: BoundingBox) -> ScaleInfo:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from .._atomic import TEMP_PREFIX
 from ..errors import (
     DatasetExistsError,
     DTypeError,
@@ -24,6 +25,7 @@ from ..errors import (
 )
 from ..geometry import BoundingBox, Mag, Vec3IntLike
 from ..properties import (
+    LOCK_FILE_NAME,
     PROPERTIES_FILE_NAME,
     BoundingBoxProperties,
     DatasetId,
@@ -102,7 +104,7 @@ class Dataset:
             raise ReadOnlyError(f"Cannot create a dataset at {path} read-only.")
         if path.exists() and not path.is_dir():
             raise DatasetExistsError(f"Cannot create a dataset at {path}: it is a file.")
-        if path.is_dir() and any(path.iterdir()):
+        if path.is_dir() and any(not _is_own_leftover(p.name) for p in path.iterdir()):
             raise DatasetExistsError(
                 f"Cannot create a dataset at {path}: the folder is not empty and has no "
                 "datasource-properties.json."
@@ -596,6 +598,8 @@ class Dataset:
         """Copy every layer and mag to a new dataset, converting the format if asked.
 
         Chunk-parallel with any executor; verify with `content_is_equal` or `wkl check SRC DST`.
+        With `exist_ok=True` an interrupted copy into the same target is finished: layers and
+        mags already copied whole are kept, mags whose copy died are copied again.
         """
         target = Dataset(
             new_dataset_path,
@@ -604,17 +608,24 @@ class Dataset:
             name=self.name,
             exist_ok=exist_ok,
         )
+        settings: dict[str, Any] = {
+            "chunk_shape": chunk_shape,
+            "shard_shape": shard_shape,
+            "compress": compress,
+            "executor": executor,
+        }
         for layer in self.layers.values():
             if layers_to_ignore and layer.name in layers_to_ignore:
                 continue
-            target.add_layer_as_copy(
-                layer,
-                chunk_shape=chunk_shape,
-                shard_shape=shard_shape,
-                compress=compress,
-                data_format=data_format,
-                executor=executor,
-            )
+            existing = target.layers.get(layer.name)
+            if existing is None:
+                target.add_layer_as_copy(layer, data_format=data_format, **settings)
+                continue
+            _check_same_layer_kind(existing, layer)
+            existing._discard_abandoned_mags()
+            for mag, view in layer.mags.items():
+                if mag not in existing.mags:
+                    existing.add_mag_as_copy(view, **settings)
         return target
 
     def downsample(
@@ -635,3 +646,20 @@ class Dataset:
                     compress=compress,
                     executor=executor,
                 )
+
+
+def _check_same_layer_kind(existing: Layer, source: Layer) -> None:
+    """Refuse to finish a copy into a layer that holds something else."""
+    mine = (existing.category, existing.dtype, existing.num_channels)
+    theirs = (source.category, source.dtype, source.num_channels)
+    if mine != theirs:
+        raise LayerExistsError(
+            f"Cannot copy layer {source.name!r} into {existing.path}: a layer with other settings "
+            f"(category, dtype, channels {mine} instead of {theirs}) is already there."
+        )
+
+
+def _is_own_leftover(name: str) -> bool:
+    """Whether a file in a folder without properties is what a creation killed early leaves:
+    the properties lock or a temp file (so creating the dataset again may go ahead)."""
+    return name == LOCK_FILE_NAME or name.startswith(TEMP_PREFIX)
