@@ -114,31 +114,34 @@ class SwappableWKWArray(WKWArray):
         )
 
     def _folder_identity(self) -> int:
+        """The mag folder's inode (a swap puts another folder there); -1 if it is missing."""
         try:
             return os.stat(self._path).st_ino
-        except FileNotFoundError:
+        except OSError:
             return -1
 
-    def _follow_swap(self) -> None:
-        """Reopen (header, native handle, caches) if the folder was swapped since the last call."""
+    def _follow_swap(self) -> bool:
+        """Reopen (header, native handle, caches) if the folder was swapped since the last call;
+        False if the folder is missing."""
         identity = self._folder_identity()
+        if identity == -1:
+            return False
         if identity != self._identity:
             self.close()
             WKWArray.__init__(self, self._path, info=_parse_header(self._path))
             self._identity = identity
+        return True
 
     @contextlib.contextmanager
     def _using(self) -> Iterator[None]:
         """Hold the mag lock shared for one call; repair an interrupted swap first if needed."""
         if self._mag_lock is None:
-            if self._path.is_dir():
-                self._follow_swap()
+            self._follow_swap()
             yield
             return
         for _ in range(2):
             with self._mag_lock.shared():
-                if self._path.is_dir():
-                    self._follow_swap()
+                if self._follow_swap():
                     yield
                     return
             recover_swap(self._path, read_only=False)
@@ -164,14 +167,6 @@ class SwappableWKWArray(WKWArray):
             yield from super().iter_stored_chunks(
                 shard_index, batch_bytes=batch_bytes, buffer=buffer
             )
-
-    @property
-    def info(self) -> ArrayInfo:
-        """The header's settings, as of the last swap this object followed."""
-        if self._folder_identity() != self._identity and self._path.is_dir():
-            with self._using():
-                pass
-        return self._info
 
     # -- in-place compression ---------------------------------------------------------------
     def _stamps(self) -> dict[BoundingBox, tuple[int, int, int, int]]:
