@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -196,3 +199,38 @@ def test_metadata_changes_are_picked_up(tmp_path: object, sample: Sample) -> Non
         np.testing.assert_array_equal(
             np.frombuffer(body, np.uint16).reshape(8, 8, 8).T, layer.get_mag(1).read()[0]
         )
+
+
+@pytest.mark.regression(
+    reason="bug: `wkl serve` followed a precomputed layer folder symlinked outside the dataset "
+    "and served any file in it, such as a private key"
+)
+def test_a_symlinked_layer_serves_its_volume_and_nothing_else(tmp_path: Path) -> None:
+    key = b"-----BEGIN OPENSSH PRIVATE KEY-----\nsecret\n"
+    foreign = Dataset(tmp_path / "foreign", voxel_size=(1, 1, 1))
+    volume = foreign.add_layer("pc", "color", data_format="neuroglancerPrecomputed")
+    volume.add_mag(1, chunk_shape=32).write(np.full((32, 32, 32), 5, np.uint8))
+    (volume.path / "id_rsa").write_bytes(key)
+    (volume.path / "1" / "id_rsa").write_bytes(key)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "id_rsa").write_bytes(key)
+    ds = Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
+    ds.add_layer("linked", "color", data_format="neuroglancerPrecomputed").add_mag(1).write(
+        np.ones((8, 8, 8), np.uint8)
+    )
+    shutil.rmtree(ds.path / "linked")
+    os.symlink(volume.path, ds.path / "linked")  # the layer folder now lies elsewhere
+    ds.add_layer("home", "color", data_format="neuroglancerPrecomputed").add_mag(1)
+    shutil.rmtree(ds.path / "home")
+    os.symlink(home, ds.path / "home")  # a "layer" folder that holds no volume at all
+    with serve_dataset(ds.path) as server:
+        for target in ("/linked/id_rsa", "/linked/1/id_rsa", "/home/id_rsa", "/home/info"):
+            for method in ("GET", "HEAD"):
+                reply = fetch(server, target, method)
+                assert reply.status in (403, 404), (target, reply.status)
+                assert key not in reply.body
+        info = fetch(server, "/linked/info")  # the referenced volume itself stays readable
+        assert info.status == 200 and json.loads(info.body)["scales"]
+        chunk = fetch(server, "/linked/1/0-32_0-32_0-32")
+        assert chunk.status == 200 and key not in chunk.body

@@ -398,6 +398,7 @@ class PassthroughLayer:
         """The stored file at `parts` (`.gz` files as gzip content), else 404/400/403."""
         if any(part.startswith(".") for part in parts) or not parts:
             raise NotFound("no such file")  # lock and temporary files are not part of the data
+        self._check_volume_file(parts)
         content_type = JSON_TYPE if parts[-1] == "info" else OCTET_STREAM
         if self._root is not None:
             response = self._local_file(parts, request, content_type)
@@ -407,13 +408,25 @@ class PassthroughLayer:
             response.headers.setdefault("Accept-Ranges", "bytes")
             response.headers.setdefault("Cache-Control", "no-cache")
             return response
-        parent, name = "/".join(parts[:-1]), parts[-1]
-        if parent in self._scale_dirs:
-            sharded = self._scale_dirs[parent]
-            valid = _SHARD_NAME_RE.match(name) if sharded else parse_chunk_name(name)
-            if not valid:
-                raise BadRequest(f"malformed {'shard' if sharded else 'chunk'} name {name[:80]!r}")
         raise NotFound("no such file")
+
+    def _check_volume_file(self, parts: Sequence[str]) -> None:
+        """Only the volume is served: its `info` and the chunk or shard files of the scales it
+        lists. Anything else in the folder (which may be a symlink to a foreign folder holding
+        other files) is 404, a malformed chunk name under a scale 400."""
+        if not self.available:
+            raise NotFound("no such file")
+        if list(parts) == ["info"]:
+            return
+        parent, name = "/".join(parts[:-1]), parts[-1]
+        if parent not in self._scale_dirs:
+            raise NotFound("no such file")
+        sharded = self._scale_dirs[parent]
+        if not (_SHARD_NAME_RE.match(name) if sharded else parse_chunk_name(name)):
+            stray = os.path.join(self._root, *parts) if self._root is not None else None
+            if stray is not None and (os.path.lexists(stray) or os.path.lexists(stray + ".gz")):
+                raise NotFound("not part of the volume")  # a stray file: never served
+            raise BadRequest(f"malformed {'shard' if sharded else 'chunk'} name {name[:80]!r}")
 
     def _resolve(self, parts: Sequence[str], suffix: str = "") -> str | None:
         """The real path of a file inside the layer folder, None if absent; 403 if it leaves it."""
