@@ -42,7 +42,9 @@ def _open_lock_file(path: str) -> int:
         if error.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO, errno.EMLINK):
             raise StorageError(
                 f"Lock file {path} is not a plain file (a symlink or folder?): refusing to use "
-                "it, since locking would write where it points. Remove it and retry."
+                "it, since locking would write where it points. Remove it and retry (a copy "
+                "made with `cp -rs` links lock files too: `find COPY -name '*.lock' -type l "
+                "-delete`)."
             ) from None
         raise StorageError(f"Cannot open lock file {path}: {error.strerror}") from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
