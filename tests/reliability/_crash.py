@@ -16,6 +16,26 @@ from typing import Any
 _HOOKED = ("replace", "rename", "link", "unlink", "remove", "rmdir")
 
 
+def count_commits(kill_at: int | None) -> Callable[[], int]:
+    """In a child process: count the commit calls from now on, SIGKILL the process right before
+    call number `kill_at`; returns a function giving the count so far."""
+    calls = 0
+
+    def hooked(original: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            if kill_at is not None and calls == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return original(*args, **kwargs)
+
+        return call
+
+    for name in _HOOKED:
+        setattr(os, name, hooked(getattr(os, name)))
+    return lambda: calls
+
+
 def run_killed(action: Callable[[], Any], kill_at: int | None) -> tuple[int, bool]:
     """Fork, run `action` in the child, kill it before commit `kill_at`.
 
@@ -27,22 +47,9 @@ def run_killed(action: Callable[[], Any], kill_at: int | None) -> tuple[int, boo
         os.close(read_end)
         code = 0
         try:
-            calls = 0
-
-            def hooked(original: Any) -> Any:
-                def call(*args: Any, **kwargs: Any) -> Any:
-                    nonlocal calls
-                    calls += 1
-                    if kill_at is not None and calls == kill_at:
-                        os.kill(os.getpid(), signal.SIGKILL)
-                    return original(*args, **kwargs)
-
-                return call
-
-            for name in _HOOKED:
-                setattr(os, name, hooked(getattr(os, name)))
+            calls = count_commits(kill_at)
             action()
-            os.write(write_end, f"finished {calls}\n".encode())
+            os.write(write_end, f"finished {calls()}\n".encode())
         except BaseException:
             os.write(write_end, f"error {traceback.format_exc()}\n".encode())
             code = 1

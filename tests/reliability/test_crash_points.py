@@ -19,12 +19,12 @@ import signal
 import traceback
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from webknossos_like import Dataset
 
+from ._crash import count_commits
 from ._plan import (
     FORMATS,
     LAYER,
@@ -40,7 +40,6 @@ from ._plan import (
 WRITES = 5
 MAX_POINTS = 24
 SEED = 20240606
-_HOOKED = ("replace", "rename", "link", "unlink", "remove", "rmdir")
 
 
 def _child(path: Path, fmt_name: str, kill_at: int | None, pipe: int) -> None:
@@ -49,30 +48,17 @@ def _child(path: Path, fmt_name: str, kill_at: int | None, pipe: int) -> None:
     try:
         from webknossos_like import Dataset
 
-        calls = 0
-
-        def hooked(original: Any) -> Any:
-            def call(*args: Any, **kwargs: Any) -> Any:
-                nonlocal calls
-                calls += 1
-                if kill_at is not None and calls == kill_at:
-                    os.kill(os.getpid(), signal.SIGKILL)
-                return original(*args, **kwargs)
-
-            return call
-
-        for name in _HOOKED:
-            setattr(os, name, hooked(getattr(os, name)))
+        calls = count_commits(kill_at)
         mag = Dataset.open(path).get_layer(LAYER).get_mag(1)
         if fmt_name == "compress":
             mag.compress()
-            os.write(pipe, f"finished {calls}\n".encode())
+            os.write(pipe, f"finished {calls()}\n".encode())
             return
         fmt = FORMATS[fmt_name]
         for region in regions(SEED, WRITES):
             mag.write(region_data(SEED, region, fmt), absolute_offset=region.offset)
-            os.write(pipe, f"done {region.index} {calls}\n".encode())
-        os.write(pipe, f"finished {calls}\n".encode())
+            os.write(pipe, f"done {region.index} {calls()}\n".encode())
+        os.write(pipe, f"finished {calls()}\n".encode())
     except BaseException:
         os.write(pipe, f"error {traceback.format_exc()}\n".encode())
         code = 1
