@@ -34,6 +34,7 @@ __all__ = [
     "check_encoding",
     "decode_chunk",
     "encode_chunk",
+    "max_encoded_size",
     "normalize_encoding",
 ]
 
@@ -110,6 +111,18 @@ def check_encoding(encoding: str, dtype: npt.DTypeLike, num_channels: int) -> st
     elif name == "jxl" and (dt != np.uint8 or channels not in (1, 3, 4)):
         raise refuse("uint8 data with 1, 3 or 4 channels")
     return name
+
+
+def max_encoded_size(encoding: str, decoded_nbytes: int) -> int:
+    """The most bytes a chunk that decodes to `decoded_nbytes` may take in `encoding`.
+
+    Exact for raw. For the compressed encodings a generous bound (8x plus 1 MiB: cseg with tiny
+    blocks takes up to 3x, jpeg of noise at quality 100 about 2x), so that no valid chunk is
+    refused, while a hostile file (a gzip bomb, a huge sparse file) is refused before it is read.
+    """
+    if normalize_encoding(encoding) == "raw":
+        return decoded_nbytes
+    return 8 * decoded_nbytes + (1 << 20)
 
 
 def _block_size(block_size: Sequence[int] | None) -> tuple[int, int, int]:

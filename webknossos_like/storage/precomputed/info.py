@@ -30,6 +30,9 @@ _INFO_KEYS = ("@type", "type", "data_type", "num_channels", "scales")
 _MAX_CHANNELS = 65536  # bounds what a hostile `info` can make a read allocate
 _MAX_BLOCK = 65536
 _MAX_EXTENT = 2**53
+#: An `info` (also `info.gz`, inflated) longer than this is refused unread: real ones with
+#: hundreds of scales take kilobytes; a hostile one must not exhaust memory.
+MAX_INFO_BYTES = 64 << 20
 
 
 @attrs.define
