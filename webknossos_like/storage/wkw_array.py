@@ -27,7 +27,7 @@ from ..errors import (
 )
 from ..geometry import BoundingBox, Vec3Int
 from ._grid import align_outward
-from .backend import ArrayInfo
+from .backend import ArrayInfo, check_read_size
 
 HEADER_FILE = "header.wkw"
 BLOCK_TYPE_RAW = 1
@@ -50,6 +50,13 @@ _SHARD_FILE_RE = re.compile(r"^z(\d+)/y(\d+)/x(\d+)\.wkw$")
 _ALL_CHANNELS = (slice(None),)
 # WKW addresses voxels with uint32 coordinates.
 _MAX_COORD = 2**32 - 1
+#: The native library allocates one whole block (block_len^3 * voxel_size bytes, twice for LZ4)
+#: per read and aborts the interpreter when that fails; found in child processes under a 2 GiB
+#: address-space limit: 1 GiB blocks abort (LZ4) or nearly do, 256 MiB blocks read fine.
+MAX_BLOCK_BYTES = 1 << 28
+#: It also reads a compressed file's whole jump table (8 bytes per block): file_len 2^10 aborts
+#: (8 GiB), 2^9 (1 GiB) barely passes; at most 2^8 blocks per edge (a 128 MiB table).
+MAX_FILE_LEN = 1 << 8
 
 
 def _parse_header(path: Path) -> ArrayInfo:
@@ -78,6 +85,7 @@ def _parse_header(path: Path) -> ArrayInfo:
         raise CorruptChunkError(
             f"{header_path}: voxel size {voxel_size} is not a multiple of {dtype} ({dtype.itemsize} bytes)."
         )
+    _check_geometry(block_len, file_len, voxel_size, header_path)
     return ArrayInfo(
         data_format="wkw",
         dtype=dtype,
@@ -86,6 +94,20 @@ def _parse_header(path: Path) -> ArrayInfo:
         shard_shape=Vec3Int(block_len * file_len),
         compressed=block_type != BLOCK_TYPE_RAW,
     )
+
+
+def _check_geometry(block_len: int, file_len: int, voxel_size: int, where: object) -> None:
+    """Refuse block and file lengths the native library cannot handle (it aborts the process,
+    before Python could catch anything): see `MAX_BLOCK_BYTES` and `MAX_FILE_LEN`."""
+    block_bytes = block_len**3 * voxel_size
+    if block_bytes > MAX_BLOCK_BYTES or file_len > MAX_FILE_LEN:
+        raise UnsupportedFormatError(
+            f"{where}: WKW blocks of {block_len}^3 voxels of {voxel_size} bytes ({block_bytes} "
+            f"bytes) in files of {file_len}^3 blocks are not supported (at most "
+            f"{MAX_BLOCK_BYTES} bytes per block and {MAX_FILE_LEN} blocks per file edge: the "
+            "native wkw library aborts on larger ones); the header is corrupt or the data needs "
+            "converting with a smaller chunk or shard shape."
+        )
 
 
 def _check_edge(name: str, value: Vec3Int) -> int:
@@ -151,6 +173,7 @@ class WKWArray:
             raise UnsupportedFormatError(
                 f"shard_shape {shard_shape} must be a multiple of chunk_shape {chunk_shape}."
             )
+        _check_geometry(block_len, shard_len // block_len, num_channels * dtype.itemsize, path)
         block_type = BLOCK_TYPE_RAW
         if compressed:
             block_type = {"lz4": BLOCK_TYPE_LZ4, "lz4hc": BLOCK_TYPE_LZ4HC}.get(compression, 0)
@@ -220,6 +243,7 @@ class WKWArray:
     def read(self, bbox: BoundingBox) -> np.ndarray:
         """Voxels of `bbox` (mag coordinates) as a Fortran-ordered `(c, x, y, z)` array."""
         info = self._info
+        check_read_size(bbox, info.dtype, info.num_channels, os.fspath(self._path))
         if min(bbox.topleft) < 0:
             # WKW has no negative coordinates: those voxels are unwritten (0).
             out = np.zeros((info.num_channels, *bbox.size), dtype=info.dtype, order="F")

@@ -17,7 +17,7 @@ from ...errors import (
     StorageError,
 )
 from ...geometry import BoundingBox, Vec3Int
-from ..backend import ArrayInfo
+from ..backend import ArrayInfo, check_read_size
 from .codecs import check_encoding, decode_chunk, encode_chunk, max_encoded_size
 from .info import MAX_INFO_BYTES, ScaleInfo, VolumeInfo, loads_info
 from .kvstore import KVStore
@@ -236,6 +236,8 @@ class PrecomputedArray:
     # -- reading --------------------------------------------------------------------------------
     def read(self, bbox: BoundingBox) -> np.ndarray:
         """Voxels of `bbox` as a Fortran-ordered `(c, x, y, z)` array; 0 outside stored chunks."""
+        where = f"{self._store.url}/{self._key}"
+        check_read_size(bbox, self._dtype, self._volume.num_channels, where)
         out = np.zeros((self._volume.num_channels, *bbox.size), dtype=self._dtype, order="F")
         inside = bbox.intersected_with(self.domain)
         if inside.is_empty():
