@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from webknossos_like import Dataset
 from webknossos_like.errors import (
+    CorruptChunkError,
     InvalidPropertiesError,
     UnsupportedFormatError,
     WebknossosLikeError,
@@ -388,3 +389,46 @@ def test_fuzz_wkw_header_geometry(
     set_wkw_geometry(path / "color" / "1", block_log2, file_log2)
     stats["fuzz examples: WKW header block/file length"] += 1
     assert_ours(oracle.ask(path=str(path), full=True))
+
+
+# -- the bounded readers themselves -----------------------------------------------------------
+
+
+@BOMBS
+def test_bounded_gunzip_matches_gzip_and_stops_at_the_cap() -> None:
+    """Multi-member streams and trailing zero padding decode like `gzip.decompress`; output
+    past the cap, truncation and garbage raise `CorruptChunkError`."""
+    from webknossos_like.storage.precomputed._inflate import gunzip_bounded
+
+    payload = gzip.compress(b"abc" * 1000) + gzip.compress(b"def") + bytes(8)
+    assert gunzip_bounded(payload, "x", 3003) == gzip.decompress(payload)
+    with pytest.raises(CorruptChunkError, match="x"):
+        gunzip_bounded(payload, "x", 3002)
+    with pytest.raises(CorruptChunkError):
+        gunzip_bounded(payload[:20], "x", 10**6)
+    with pytest.raises(CorruptChunkError):
+        gunzip_bounded(gzip.compress(b"abc") + b"garbage", "x", 10**6)
+    with pytest.raises(CorruptChunkError, match="bomb"):
+        gunzip_bounded(gzip_bomb(1 << 30, member=16 << 20), "bomb", 1 << 20)
+
+
+@BOMBS
+def test_file_store_caps(fast_tmp: Path) -> None:
+    """`FileKVStore.get(..., max_size=)`: a huge cap allocates nothing extra; a file above the
+    cap (plain or `.gz`) is refused by size, naming it."""
+    from webknossos_like.storage.precomputed.kvstore import FileKVStore
+
+    store = FileKVStore(fast_tmp)
+    (fast_tmp / "small").write_bytes(b"12345")
+    assert store.get("small", max_size=2**62) == b"12345"
+    assert store.get("small", max_size=5) == b"12345"
+    with pytest.raises(CorruptChunkError, match="small"):
+        store.get("small", max_size=4)
+    (fast_tmp / "zipped.gz").write_bytes(gzip.compress(b"z" * 100))
+    assert store.get("zipped", max_size=100) == b"z" * 100
+    with pytest.raises(CorruptChunkError, match=r"zipped\.gz"):
+        store.get("zipped", max_size=99)
+    with open(fast_tmp / "sparse", "wb") as handle:
+        handle.truncate(1 << 40)
+    with pytest.raises(CorruptChunkError, match="sparse"):
+        store.get("sparse", max_size=1 << 20)

@@ -42,7 +42,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from ..._atomic import TEMP_PREFIX, atomic_write_bytes
 from ...errors import (
@@ -159,6 +159,21 @@ def _check_range(start: int, end: int, where: str) -> None:
         raise InvalidArgumentError(f"{where}: byte range [{start}, {end}) must not be negative")
 
 
+def _read_at_most(handle: BinaryIO, size: int, limit: int, where: str) -> bytes:
+    """The rest of `handle` (`size` bytes by fstat), or `CorruptChunkError` once it exceeds
+    `limit`; buffers are sized by what the file holds, never by a (possibly huge) limit."""
+    data = handle.read(min(limit, size) + 1)
+    if len(data) > min(limit, size):  # more than fstat said (it grew): read on, in pieces
+        while len(data) <= limit:
+            more = handle.read(min(limit + 1 - len(data), 1 << 20))
+            if not more:
+                break
+            data += more
+    if len(data) > limit:
+        raise too_large(where, limit)
+    return data
+
+
 # --------------------------------------------------------------------------------------------
 # Local files
 
@@ -263,11 +278,9 @@ class FileKVStore:
                 if end is None:
                     if max_size is not None and size > max_size:
                         raise too_large(path, max_size)
-                    # At most one byte more than allowed, even if the file grows meanwhile.
-                    data = handle.read() if max_size is None else handle.read(max_size + 1)
-                    if max_size is not None and len(data) > max_size:
-                        raise too_large(path, max_size)
-                    return data
+                    if max_size is None:
+                        return handle.read()
+                    return _read_at_most(handle, size, max_size, path)
                 end = min(end, size)  # never allocate past EOF
                 if end <= start:
                     return b""
@@ -285,10 +298,8 @@ class FileKVStore:
                 if max_size is None:
                     raw = handle.read()
                 else:
-                    bound = compressed_size_bound(max_size)
-                    raw = handle.read(bound + 1)
-                    if len(raw) > bound:
-                        raise too_large(gz_path, max_size)
+                    size = os.fstat(handle.fileno()).st_size
+                    raw = _read_at_most(handle, size, compressed_size_bound(max_size), gz_path)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
         except CorruptChunkError:
