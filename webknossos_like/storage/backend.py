@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import resource
 from collections.abc import Iterator
@@ -57,6 +58,12 @@ class ArrayBackend(Protocol):
 MAX_READ_BYTES_ENV = "WKL_MAX_READ_BYTES"
 
 
+@functools.cache
+def _physical_memory() -> int:
+    """Bytes of RAM (asked once: this runs on every read)."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
 def max_read_bytes() -> int:
     """The largest array one `read` may return, in bytes.
 
@@ -72,7 +79,7 @@ def max_read_bytes() -> int:
             raise InvalidArgumentError(
                 f"{MAX_READ_BYTES_ENV}={configured!r} is not a number of bytes."
             ) from None
-    limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    limit = _physical_memory()
     soft, _ = resource.getrlimit(resource.RLIMIT_AS)
     if soft != resource.RLIM_INFINITY:
         limit = min(limit, soft)
