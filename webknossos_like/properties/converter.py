@@ -12,6 +12,7 @@ from typing import Any, Final, TypeVar
 import cattrs
 import numpy as np
 
+from webknossos_like._limits import MAX_PATH_BYTES
 from webknossos_like.errors import InvalidPropertiesError
 from webknossos_like.properties.dtypes import dtype_per_channel
 from webknossos_like.properties.models import (
@@ -45,9 +46,6 @@ JS_MAX_SAFE_INTEGER: Final = 2**53 - 1
 MAX_COORDINATE: Final = 2**53
 #: WKW layers' boxes end at most here (WKW has uint32 voxel coordinates).
 WKW_COORDINATE_LIMIT: Final = 2**32
-#: Path strings (layer names, mag paths) are at most this long in UTF-8: far beyond any real
-#: one, far below the OS limit of 4096, so the OS never sees an over-long path from metadata.
-MAX_PATH_BYTES: Final = 1024
 """Largest integer JavaScript represents exactly; bigger `largestSegmentId`s use the bigint envelope."""
 
 # Known keys per object, in the order they are written. Everything else goes to `extra`.

@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from ..._limits import MAX_PATH_BYTES
 from ...errors import InvalidPropertiesError
 from ...geometry import BoundingBox, Vec3Int
 
@@ -33,9 +34,6 @@ _MAX_EXTENT = 2**53
 #: An `info` (also `info.gz`, inflated) longer than this is refused unread: real ones with
 #: hundreds of scales take kilobytes; a hostile one must not exhaust memory.
 MAX_INFO_BYTES = 64 << 20
-#: Path strings from metadata (scale keys, mag paths, layer names) are at most this long: far
-#: beyond any real one, far below the OS limit (4096), so the OS never sees an over-long path.
-MAX_PATH_BYTES = 1024
 
 
 @attrs.define
