@@ -316,6 +316,17 @@ def test_long_scale_key(fast_tmp: Path, oracle: Oracle) -> None:
     assert_ours(oracle.ask(path=str(bare), full=True), "InvalidPropertiesError")
 
 
+@LONG_PATHS
+@pytest.mark.parametrize("shape", ["one 5000-character name", "30 segments of 200"])
+def test_long_dataset_path(shape: str, tmp_path: Path) -> None:
+    """An over-long dataset path passed to `Dataset.open` raises StorageError, not OSError."""
+    from webknossos_like.errors import StorageError
+
+    tail = "x" * 5000 if shape.startswith("one") else "/".join(["y" * 200] * 30)
+    with pytest.raises(StorageError, match="too long"):
+        Dataset.open(tmp_path / tail)
+
+
 # -- 15: WKW headers declaring huge blocks or files -------------------------------------------
 
 
