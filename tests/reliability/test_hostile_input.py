@@ -443,3 +443,44 @@ def test_file_store_caps(fast_tmp: Path) -> None:
         handle.truncate(1 << 40)
     with pytest.raises(CorruptChunkError, match="sparse"):
         store.get("sparse", max_size=1 << 20)
+
+
+_SWAP_SCRIPT = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+from pathlib import Path
+from webknossos_like import Dataset
+from tests.reliability._wkw_header import set_wkw_geometry
+path = Path(sys.argv[1])
+mag = Dataset.open(path).get_layer("color").get_mag(1)  # header parsed: 16^3 blocks
+set_wkw_geometry(path / "color" / "1", 15, 0)  # then header.wkw and shards swapped
+try:
+    mag.read()
+except Exception as exc:
+    print(type(exc).__name__)
+else:
+    print("ok")
+"""
+
+
+@WKW_HEADER
+def test_wkw_header_swapped_after_open(fast_tmp: Path) -> None:
+    """A `header.wkw` (and shard files) rewritten with huge blocks after the mag was opened:
+    the shard check compares against the parsed header, the native library is never reached."""
+    import subprocess
+    import sys
+
+    path = _wkw_dataset(fast_tmp / "ds")
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", _SWAP_SCRIPT, str(path)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-800:]
+    # Refused by the shard check, or by the header parsed again when the mag notices the change.
+    assert done.stdout.strip() in ("CorruptChunkError", "UnsupportedFormatError"), (
+        done.stdout + done.stderr[-800:]
+    )

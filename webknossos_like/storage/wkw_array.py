@@ -50,12 +50,14 @@ _SHARD_FILE_RE = re.compile(r"^z(\d+)/y(\d+)/x(\d+)\.wkw$")
 _ALL_CHANNELS = (slice(None),)
 # WKW addresses voxels with uint32 coordinates.
 _MAX_COORD = 2**32 - 1
-#: The native library allocates one whole block (block_len^3 * voxel_size bytes, twice for LZ4)
-#: per read and aborts the interpreter when that fails; found in child processes under a 2 GiB
-#: address-space limit: 1 GiB blocks abort (LZ4) or nearly do, 256 MiB blocks read fine.
+#: The native library allocates a whole block (block_len^3 * voxel_size bytes) to read from a
+#: shard file and aborts the interpreter (SIGABRT) when that fails. Found in child processes
+#: under a 2 GiB address-space limit: raw blocks of 2 GiB abort, 1 GiB read; LZ4 blocks of
+#: 1 GiB abort, 512 MiB read. 256 MiB leaves room for both within a few GiB.
 MAX_BLOCK_BYTES = 1 << 28
-#: It also reads a compressed file's whole jump table (8 bytes per block): file_len 2^10 aborts
-#: (8 GiB), 2^9 (1 GiB) barely passes; at most 2^8 blocks per edge (a 128 MiB table).
+#: It also reads an LZ4 file's whole jump table (8 bytes per block, file_len^3 blocks): 2^10
+#: blocks per edge (8 GiB) abort, 2^9 (1 GiB) read; at most 2^8 (a 128 MiB table). Standard WKW
+#: uses 32.
 MAX_FILE_LEN = 1 << 8
 
 
@@ -255,8 +257,22 @@ class WKWArray:
         return self._read_raw(bbox)
 
     def _header_prefix(self) -> bytes:
+        """The first 8 bytes every shard file must share with `header.wkw`; checked against the
+        parsed header, so a `header.wkw` swapped since cannot let other block lengths through."""
         if self._prefix is None:
-            self._prefix = (self._path / HEADER_FILE).read_bytes()[:8]
+            prefix = (self._path / HEADER_FILE).read_bytes()[:8]
+            info = self._info
+            expected = (
+                info.chunk_shape.x.bit_length() - 1
+                | ((info.shard_shape.x // info.chunk_shape.x).bit_length() - 1) << 4,
+                info.num_channels * info.dtype.itemsize,
+            )
+            if len(prefix) < 8 or (prefix[4], prefix[7]) != expected:
+                raise CorruptChunkError(
+                    f"{self._path / HEADER_FILE} changed since the mag was opened (block or "
+                    "voxel size differs); open the mag again."
+                )
+            self._prefix = prefix
         return self._prefix
 
     def _check_shard_file(self, path: str) -> None:
