@@ -484,3 +484,16 @@ def test_wkw_header_swapped_after_open(fast_tmp: Path) -> None:
     assert done.stdout.strip() in ("CorruptChunkError", "UnsupportedFormatError"), (
         done.stdout + done.stderr[-800:]
     )
+
+
+@pytest.mark.parametrize("name", ["jpeg_quality", "png_level"])
+@pytest.mark.parametrize("value", HOSTILE_LEVELS, ids=repr)
+@LEVELS
+def test_codec_refuses_hostile_levels(name: str, value: Any) -> None:
+    """The codec layer checks the same rule for direct callers: InvalidArgumentError."""
+    from webknossos_like.errors import InvalidArgumentError
+    from webknossos_like.storage.precomputed.codecs import encode_chunk
+
+    encoding = "jpeg" if name == "jpeg_quality" else "png"
+    with pytest.raises(InvalidArgumentError, match=name):
+        encode_chunk(np.zeros((1, 4, 4, 4), np.uint8), encoding, **{name: value})

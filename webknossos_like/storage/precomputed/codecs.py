@@ -393,6 +393,16 @@ def _decode_jxl(buf: Buffer, shape: tuple[int, int, int, int]) -> npt.NDArray[An
 # --------------------------------------------------------------------------------------------
 
 
+def _check_level(name: str, value: object, top: int) -> None:
+    """`value` must be an integer (not a bool, NaN or string) in `0..top`."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | np.integer)
+        or not 0 <= int(value) <= top
+    ):
+        raise InvalidArgumentError(f"{name} must be an integer from 0 to {top}, not {value!r}.")
+
+
 def encode_chunk(
     data: npt.NDArray[Any],
     encoding: str,
@@ -412,10 +422,8 @@ def encode_chunk(
             f"of shape {getattr(data, 'shape', None)}."
         )
     name = check_encoding(encoding, data.dtype, int(data.shape[0]))
-    if not 0 <= int(jpeg_quality) <= 100:
-        raise InvalidArgumentError(f"jpeg_quality must be between 0 and 100, not {jpeg_quality}.")
-    if not 0 <= int(png_level) <= 9:
-        raise InvalidArgumentError(f"png_level must be between 0 and 9, not {png_level}.")
+    _check_level("jpeg_quality", jpeg_quality, 100)
+    _check_level("png_level", png_level, 9)
     if name in _IMAGE_ENCODINGS and data.size == 0:
         raise DataShapeError(f"Cannot encode an empty chunk (shape {data.shape}) as {name}.")
     if name == "raw":
