@@ -36,7 +36,9 @@ NASTY_STRINGS = [
     "a\x00b",
     "\ud800",
     "x" * 300,
+    "x" * 5000,
     "./datasource-properties.json",
+    "high",
 ]
 
 
@@ -47,7 +49,25 @@ def json_values(hostile: bool) -> st.SearchStrategy[Any]:
             st.none(),
             st.booleans(),
             st.integers(-(2**70), 2**70),
-            st.sampled_from([0, 1, -1, 2, 3, 8, 64, 2**24, 2**31, 2**32, 2**53 + 1, 2**63, 2**64]),
+            st.sampled_from(
+                [
+                    0,
+                    1,
+                    -1,
+                    2,
+                    3,
+                    8,
+                    64,
+                    2**24,
+                    2**31,
+                    2**32,
+                    2**40,
+                    -(2**40),
+                    2**53 + 1,
+                    2**63,
+                    2**64,
+                ]
+            ),
             st.floats(allow_nan=True, allow_infinity=True),
             st.sampled_from([float("nan"), float("inf"), -float("inf"), 0.5, 1e300, -0.0]),
             st.text(max_size=12),
@@ -145,6 +165,13 @@ def _perturb(value: Any, which: int, hostile: bool) -> Any:
             lambda: value + 0.5,
             lambda: str(value),
             lambda: 2**64,
+            lambda: -(2**40),
+            lambda: 2**31,
+            lambda: 2**40,
+            lambda: [value],
+            lambda: float("nan"),
+            lambda: float("inf"),
+            lambda: "high",
         ]
     elif isinstance(value, float):
         choices = [
@@ -170,6 +197,7 @@ def _perturb(value: Any, which: int, hostile: bool) -> Any:
             lambda: value + "\x00",
             lambda: value + "\udcff\ud800",
             lambda: value + "/" + "x" * 300,
+            lambda: "x" * 5000,
         ]
     elif isinstance(value, list):
         choices = [

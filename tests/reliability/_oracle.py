@@ -6,6 +6,8 @@ let this process do the reading. The test writes the corrupted file itself, then
 request per line; the answer is one JSON line:
 
     {"status": "ok", "zeros": bool}
+
+(`"full": true` in the request reads each mag whole instead of an 8^3 corner.)
     {"status": "raised", "type": "CorruptChunkError", "ours": true, "message": "..."}
 
 The address space is capped (`RLIMIT_AS`), so an allocation sized by hostile metadata fails
@@ -40,6 +42,12 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
             for mag in mags:
                 if request.get("offset") is not None:
                     data = mag.read(absolute_offset=request["offset"], size=request["size"])
+                elif request.get("full"):
+                    # The whole layer box, as `mag.read()` without arguments reads it: huge
+                    # boxes from metadata must be refused with a library error, not allocated.
+                    if layer.bounding_box.is_empty():
+                        continue
+                    data = mag.read()
                 else:
                     box = layer.bounding_box
                     if box.is_empty():

@@ -188,9 +188,9 @@ def _interleave_after_first_info_save(
             state["armed"] = True
         maybe_run()
 
-    def hooked_get(self: FileKVStore, key: str) -> bytes | None:
+    def hooked_get(self: FileKVStore, key: str, *, max_size: int | None = None) -> bytes | None:
         maybe_run()
-        return get(self, key)
+        return get(self, key, max_size=max_size)
 
     monkeypatch.setattr(FileKVStore, "put", hooked_put)
     monkeypatch.setattr(FileKVStore, "get", hooked_get)

@@ -4,7 +4,10 @@ Valid documents written by the library are damaged structurally (a value replace
 perturbed, a key inserted) and as text (cut, flipped, duplicated, BOM). Two input spaces:
 - "sane": ordinary damage - wrong types, off-by-one, negative, `../` and absolute paths, wrong
   names, broken JSON - which must pass today;
-- "hostile": also NaN/Infinity, huge numbers, NUL bytes, lone surrogates, over-long names;
+- "hostile": also NaN/Infinity, huge numbers (2^31, 2^40, -2^40 boxes), NUL bytes, lone
+  surrogates, over-long names and paths (5,000 characters), non-integer jpeg_quality/png_level
+  ("high", [1], NaN, Infinity) and, for the dataset, WKW headers with any block/file length;
+  every mag is read whole (a full read, as `mag.read()` does) instead of an 8^3 corner;
   these tests first try the known failing inputs (listed below, each also a test of its own)
   these were bugs, now fixed; the tests stay as regression tests (`pytest.mark.regression`).
 Pure parsers run in this process under a time limit; opening and reading a dataset runs in the
@@ -37,6 +40,7 @@ from webknossos_like.storage.precomputed.sharding import ShardingSpec, choose_sh
 
 from ._json_mutations import TEXT_EDITS, edits, mutate, to_text
 from ._oracle_client import Oracle, acceptable, describe
+from ._wkw_header import set_wkw_geometry
 
 PRECOMPUTED = "neuroglancerPrecomputed"
 TIME_LIMIT_S = 10
@@ -126,11 +130,16 @@ def documents(module_tmp: Path) -> dict[str, Any]:
     bare = build_bare(module_tmp)
     spec = choose_sharding_spec((16, 16, 8), chunk_nbytes=4096, data_encoding="gzip").to_json()
     spec["extra_key"] = {"kept": [1, 2]}
+    info = json.loads((bare / "info").read_text())
     return {
         "dataset": ds_path,
         "properties": json.loads((ds_path / "datasource-properties.json").read_text()),
         "bare": bare,
-        "info": json.loads((bare / "info").read_text()),
+        "info": info,
+        # The hostile info fuzzers damage these too (valid values, mutated into hostile ones).
+        "info_levels": changed(
+            info, lambda d: [s.update(jpeg_quality=90, png_level=6) for s in d["scales"]]
+        ),
         "spec": spec,
     }
 
@@ -142,15 +151,35 @@ def oracle() -> Iterator[Oracle]:
     reader.close()
 
 
-def open_with(oracle: Oracle, folder: Path, file: str, text: str) -> dict[str, Any]:
-    """Replace `folder/file` by `text`, open and read the dataset in the oracle, restore."""
+def open_with(
+    oracle: Oracle, folder: Path, file: str, text: str, *, full: bool = False
+) -> dict[str, Any]:
+    """Replace `folder/file` by `text`, open and read the dataset in the oracle (`full`: every
+    mag whole, else an 8^3 corner), restore."""
     target = folder / file
     original = target.read_bytes()
     target.write_text(text, encoding="utf-8")
     try:
-        return oracle.ask(path=str(folder))
+        return oracle.ask(path=str(folder), full=full)
     finally:
         target.write_bytes(original)
+
+
+@contextlib.contextmanager
+def wkw_geometry(mag: Path, lengths: tuple[int, int] | None) -> Iterator[None]:
+    """With `lengths` = (block, file) length exponents: the mag's header and shard files declare
+    them for the duration (then the mag folder is restored)."""
+    if lengths is None:
+        yield
+        return
+    backup = mag.with_name(mag.name + "-backup")
+    shutil.copytree(mag, backup)
+    try:
+        set_wkw_geometry(mag, *lengths)
+        yield
+    finally:
+        shutil.rmtree(mag)
+        backup.rename(mag)
 
 
 def test_documents_are_valid(documents: dict[str, Any], oracle: Oracle) -> None:
@@ -314,6 +343,50 @@ def test_properties_loads_deeply_nested() -> None:
     checked(lambda: loads('{"id": ' * DEEP))
 
 
+# -- extreme values (issue items 13-15), tried first by the hostile fuzzers ----------------------
+
+
+def _wkw_box(top_left: list[int], size: list[int]) -> Callable[[Doc], Any]:
+    def change(doc: Doc) -> None:
+        doc["dataLayers"][0]["boundingBox"] = dict(
+            topLeft=top_left, width=size[0], height=size[1], depth=size[2]
+        )
+
+    return change
+
+
+EXTREME_PROPERTIES: dict[str, Callable[[Doc], Any]] = {
+    "WKW topLeft -2^40": _wkw_box([-(2**40)] * 3, [32, 32, 32]),
+    "WKW box 2^31 per axis": _wkw_box([0, 0, 0], [2**31] * 3),
+    "WKW box 2^40 per axis": _wkw_box([0, 0, 0], [2**40] * 3),
+    "mag path of 5000 characters": lambda p: p["dataLayers"][0]["mags"][0].update(
+        path="/".join(["x" * 99] * 50)
+    ),
+    "precomputed box 2^40 per axis": lambda p: p["dataLayers"][2]["boundingBox"].update(
+        width=2**40, height=2**40, depth=2**40
+    ),
+}
+
+
+def _levels(name: str, value: Any) -> Callable[[Doc], Any]:
+    def change(doc: Doc) -> None:
+        for scale in doc["scales"]:
+            scale[name] = value
+
+    return change
+
+
+EXTREME_INFO: dict[str, Callable[[Doc], Any]] = {
+    **{
+        f"{name} {value!r}": _levels(name, value)
+        for name in ("jpeg_quality", "png_level")
+        for value in ("high", [1], float("nan"), float("inf"), True, 2**64)
+    },
+    "size 2^40 per axis": lambda d: d["scales"][0].update(size=[2**40] * 3),
+    "scale key of 5000 characters": lambda d: d["scales"][0].update(key="/".join(["k" * 99] * 50)),
+}
+
+
 # -- the fuzzers ------------------------------------------------------------------------------
 
 HOSTILE = pytest.mark.regression(
@@ -346,17 +419,24 @@ def test_fuzz_properties_dataset_open(
 ) -> None:
     """`Dataset.open` on a damaged properties file, then every layer and mag opened and read."""
     if hostile:
-        for change in KNOWN_PROPERTIES.values():
+        for change in [*KNOWN_PROPERTIES.values(), *EXTREME_PROPERTIES.values()]:
             text = json.dumps(changed(documents["properties"], change))
-            answer = open_with(oracle, documents["dataset"], "datasource-properties.json", text)
+            answer = open_with(
+                oracle, documents["dataset"], "datasource-properties.json", text, full=True
+            )
             assert acceptable(answer), describe(answer)
     text = to_text(
         mutate(documents["properties"], data.draw(edits(hostile))), data.draw(TEXT_EDITS)
     )
+    # Hostile: sometimes also a WKW header (and its shard files) with other block/file lengths.
+    lengths = data.draw(st.none() | st.tuples(st.integers(0, 15), st.integers(0, 15)))
     stats[
         f"fuzz examples: Dataset.open, damaged properties ({'hostile' if hostile else 'sane'})"
     ] += 1
-    answer = open_with(oracle, documents["dataset"], "datasource-properties.json", text)
+    with wkw_geometry(documents["dataset"] / "color" / "1", lengths if hostile else None):
+        answer = open_with(
+            oracle, documents["dataset"], "datasource-properties.json", text, full=hostile
+        )
     assert acceptable(answer), describe(answer)
 
 
@@ -370,7 +450,11 @@ def test_fuzz_info_loads(
         for make in KNOWN_INFO_TEXT.values():
             known = make(documents["info"])
             checked(lambda known=known: loads_info(known, path="info"))
-    text = to_text(mutate(documents["info"], data.draw(edits(hostile))), data.draw(TEXT_EDITS))
+        for change in EXTREME_INFO.values():
+            extreme = json.dumps(changed(documents["info"], change))
+            checked(lambda extreme=extreme: loads_info(extreme, path="info"))
+    source = documents["info_levels" if hostile else "info"]
+    text = to_text(mutate(source, data.draw(edits(hostile))), data.draw(TEXT_EDITS))
     stats[f"fuzz examples: loads_info ({'hostile' if hostile else 'sane'})"] += 1
     checked(lambda: loads_info(text, path="info"))
 
@@ -383,16 +467,17 @@ def test_fuzz_bare_info_dataset_open(
 ) -> None:
     """`Dataset.open` of a bare precomputed folder with a damaged `info`; every mag read."""
     if hostile:
-        for change, _ in KNOWN_BARE.values():
-            answer = open_with(
-                oracle, documents["bare"], "info", json.dumps(changed(documents["info"], change))
-            )
+        changes = [change for change, _ in KNOWN_BARE.values()] + list(EXTREME_INFO.values())
+        for change in changes:
+            text = json.dumps(changed(documents["info"], change))
+            answer = open_with(oracle, documents["bare"], "info", text, full=True)
             assert acceptable(answer), describe(answer)
-    text = to_text(mutate(documents["info"], data.draw(edits(hostile))), data.draw(TEXT_EDITS))
+    source = documents["info_levels" if hostile else "info"]
+    text = to_text(mutate(source, data.draw(edits(hostile))), data.draw(TEXT_EDITS))
     stats[
         f"fuzz examples: Dataset.open, bare folder, damaged info ({'hostile' if hostile else 'sane'})"
     ] += 1
-    answer = open_with(oracle, documents["bare"], "info", text)
+    answer = open_with(oracle, documents["bare"], "info", text, full=hostile)
     assert acceptable(answer), describe(answer)
 
 

@@ -19,7 +19,7 @@ from ..geometry import BoundingBox, Mag, Vec3Int
 from ..ops._stored import StoredShards
 from ..storage.precomputed.array import PrecomputedArray
 from ..storage.precomputed.codecs import check_encoding
-from ..storage.precomputed.info import ScaleInfo, VolumeInfo, dumps_info, loads_info
+from ..storage.precomputed.info import MAX_INFO_BYTES, ScaleInfo, VolumeInfo, dumps_info, loads_info
 from ..storage.precomputed.kvstore import FileKVStore, KVStore
 from ..storage.precomputed.sharding import choose_sharding_spec
 
@@ -97,7 +97,7 @@ def update_info(layer: Layer, mutate: Callable[[VolumeInfo | None], VolumeInfo])
     """Apply `mutate` to the layer's current `info` (None if absent) under a lock and save it."""
     store = layer_store(layer)
     with _info_lock(layer):
-        raw = store.get("info")
+        raw = store.get("info", max_size=MAX_INFO_BYTES)
         current = loads_info(raw, path=f"{store.url}/info") if raw is not None else None
         updated = mutate(current)
         _save_info(store, updated)

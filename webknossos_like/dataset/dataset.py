@@ -151,7 +151,11 @@ class Dataset:
         path = (
             Path(file_url_to_path(location)) if location.startswith("file://") else Path(location)
         )
-        if not (path / PROPERTIES_FILE_NAME).exists() and (path / "info").is_file():
+        try:
+            bare = not (path / PROPERTIES_FILE_NAME).exists() and (path / "info").is_file()
+        except OSError as exc:  # e.g. a path too long for the file system (ENAMETOOLONG)
+            raise StorageError(f"Cannot open a dataset at {path}: {exc.strerror}") from exc
+        if bare:
             store = FileKVStore(path, read_only=read_only)
             dataset._init_bare(store, str(path), path, read_only)
             return dataset

@@ -12,6 +12,7 @@ from typing import Any, Final, TypeVar
 import cattrs
 import numpy as np
 
+from webknossos_like._limits import MAX_PATH_BYTES
 from webknossos_like.errors import InvalidPropertiesError
 from webknossos_like.properties.dtypes import dtype_per_channel
 from webknossos_like.properties.models import (
@@ -41,6 +42,10 @@ T = TypeVar("T")
 PathPart = str | int
 
 JS_MAX_SAFE_INTEGER: Final = 2**53 - 1
+#: Bounding-box coordinates and sizes are at most this in magnitude.
+MAX_COORDINATE: Final = 2**53
+#: WKW layers' boxes end at most here (WKW has uint32 voxel coordinates).
+WKW_COORDINATE_LIMIT: Final = 2**32
 """Largest integer JavaScript represents exactly; bigger `largestSegmentId`s use the bigint envelope."""
 
 # Known keys per object, in the order they are written. Everything else goes to `extra`.
@@ -167,6 +172,10 @@ def _path_string(value: object) -> str:
         raise _StructureError("a path must be valid Unicode (no lone surrogates)") from None
     if any(len(part.encode("utf-8")) > 255 for part in text.split("/")):
         raise _StructureError("a path segment is longer than 255 bytes")
+    if len(text.encode("utf-8")) > MAX_PATH_BYTES:
+        raise _StructureError(
+            f"a path is longer than {MAX_PATH_BYTES} bytes ({len(text.encode('utf-8'))} bytes)"
+        )
     return text
 
 
@@ -336,16 +345,45 @@ def _structure_bounding_box(value: Any, _: Any) -> BoundingBoxProperties:
         result = []
         for index, item in enumerate(items):
             with _at(index):
-                result.append(_int(item))
+                result.append(_coordinate(item))
         return result
 
     return BoundingBoxProperties(
         top_left=_required(data, "topLeft", top_left),
-        width=_required(data, "width", _non_negative_int),
-        height=_required(data, "height", _non_negative_int),
-        depth=_required(data, "depth", _non_negative_int),
+        width=_required(data, "width", _extent),
+        height=_required(data, "height", _extent),
+        depth=_required(data, "depth", _extent),
         extra=_extra(data, _BBOX_KEYS),
     )
+
+
+def _coordinate(value: object) -> int:
+    """A box coordinate: an integer of at most 2^53 in magnitude (exact in JSON/JavaScript; sums
+    and mag products of such values stay far inside int64)."""
+    result = _int(value)
+    if abs(result) > MAX_COORDINATE:
+        raise _StructureError(f"expected an integer of magnitude <= 2^53, got {result}")
+    return result
+
+
+def _extent(value: object) -> int:
+    """A box size: a non-negative integer of at most 2^53."""
+    result = _int(value, 0)
+    if result > MAX_COORDINATE:
+        raise _StructureError(f"expected an integer <= 2^53, got {result}")
+    return result
+
+
+def _check_wkw_box(box: BoundingBoxProperties) -> None:
+    """WKW addresses voxels with uint32 coordinates: a WKW layer's box ends at most at 2^32 and
+    starts no lower than -2^32 (negative voxels read as 0, as before; nothing lies beyond)."""
+    sizes = (box.width, box.height, box.depth)
+    for axis, (low, size) in enumerate(zip(box.top_left, sizes, strict=True)):
+        if low < -WKW_COORDINATE_LIMIT or low + size > WKW_COORDINATE_LIMIT:
+            raise _StructureError(
+                f"a WKW layer's box must lie within -2^32..2^32 (WKW has uint32 coordinates), "
+                f"got {'xyz'[axis]} from {low} to {low + size}"
+            )
 
 
 def _structure_mag_entry(value: Any, mag_key: str) -> MagViewProperties:
@@ -399,6 +437,9 @@ def _structure_layer_fields(data: dict[str, Any]) -> dict[str, Any]:
         data, "boundingBox", lambda v: converter.structure(v, BoundingBoxProperties)
     )
     data_format = _required(data, "dataFormat", _string)
+    if data_format == "wkw":
+        with _at("boundingBox"):
+            _check_wkw_box(bounding_box)
     mags = _structure_mags(data)
     num_channels = _optional(data, "numChannels", _positive_int)
     element_class = _required(data, "elementClass", _string)

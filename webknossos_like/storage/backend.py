@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import resource
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 import numpy as np
 
+from ..errors import InvalidArgumentError
 from ..geometry import BoundingBox, Vec3Int
 
 
@@ -48,3 +52,53 @@ class ArrayBackend(Protocol):
     def list_written_boxes(self) -> Iterator[BoundingBox]: ...
 
     def close(self) -> None: ...
+
+
+#: Environment variable that sets the read cap in bytes (see `max_read_bytes`).
+MAX_READ_BYTES_ENV = "WKL_MAX_READ_BYTES"
+
+
+@functools.cache
+def _physical_memory() -> int:
+    """Bytes of RAM (asked once: this runs on every read)."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def max_read_bytes() -> int:
+    """The largest array one `read` may return, in bytes.
+
+    `WKL_MAX_READ_BYTES` if set; otherwise half of the smaller of physical memory and the
+    process's address-space limit (`RLIMIT_AS`): a read also needs room for decoded chunks, and
+    anything larger could only end in `MemoryError` or swapping.
+    """
+    configured = os.environ.get(MAX_READ_BYTES_ENV, "").strip()
+    if configured:
+        try:
+            return max(0, int(configured))
+        except ValueError:
+            raise InvalidArgumentError(
+                f"{MAX_READ_BYTES_ENV}={configured!r} is not a number of bytes."
+            ) from None
+    limit = _physical_memory()
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        limit = min(limit, soft)
+    return limit // 2
+
+
+def check_read_size(bbox: BoundingBox, dtype: np.dtype[Any], num_channels: int, where: str) -> None:
+    """Refuse, before allocating, a read whose `(c, x, y, z)` result exceeds `max_read_bytes()`.
+
+    Huge boxes come from metadata (a layer box of 2^40 voxels per axis) more often than from
+    intent; the error names the box, the size and what to do instead.
+    """
+    size = bbox.size
+    nbytes = num_channels * size.x * size.y * size.z * dtype.itemsize
+    cap = max_read_bytes()
+    if nbytes > cap:
+        raise InvalidArgumentError(
+            f"Reading {bbox} from {where} would return {nbytes} bytes ({size.x}x{size.y}x{size.z}"
+            f" voxels, {num_channels} channel(s) of {dtype}), more than the {cap}-byte read cap "
+            f"(half the memory available, or ${MAX_READ_BYTES_ENV}); read a sub-box instead, e.g. "
+            "with View.chunk() or for_each_chunk()."
+        )

@@ -27,7 +27,7 @@ from ..errors import (
 )
 from ..geometry import BoundingBox, Vec3Int
 from ._grid import align_outward
-from .backend import ArrayInfo
+from .backend import ArrayInfo, check_read_size
 
 HEADER_FILE = "header.wkw"
 BLOCK_TYPE_RAW = 1
@@ -50,6 +50,15 @@ _SHARD_FILE_RE = re.compile(r"^z(\d+)/y(\d+)/x(\d+)\.wkw$")
 _ALL_CHANNELS = (slice(None),)
 # WKW addresses voxels with uint32 coordinates.
 _MAX_COORD = 2**32 - 1
+#: The native library allocates a whole block (block_len^3 * voxel_size bytes) to read from a
+#: shard file and aborts the interpreter (SIGABRT) when that fails. Found in child processes
+#: under a 2 GiB address-space limit: raw blocks of 2 GiB abort, 1 GiB read; LZ4 blocks of
+#: 1 GiB abort, 512 MiB read. 256 MiB leaves room for both within a few GiB.
+MAX_BLOCK_BYTES = 1 << 28
+#: It also reads an LZ4 file's whole jump table (8 bytes per block, file_len^3 blocks): 2^10
+#: blocks per edge (8 GiB) abort, 2^9 (1 GiB) read; at most 2^8 (a 128 MiB table). Standard WKW
+#: uses 32.
+MAX_FILE_LEN = 1 << 8
 
 
 def _parse_header(path: Path) -> ArrayInfo:
@@ -78,6 +87,7 @@ def _parse_header(path: Path) -> ArrayInfo:
         raise CorruptChunkError(
             f"{header_path}: voxel size {voxel_size} is not a multiple of {dtype} ({dtype.itemsize} bytes)."
         )
+    _check_geometry(block_len, file_len, voxel_size, header_path)
     return ArrayInfo(
         data_format="wkw",
         dtype=dtype,
@@ -86,6 +96,20 @@ def _parse_header(path: Path) -> ArrayInfo:
         shard_shape=Vec3Int(block_len * file_len),
         compressed=block_type != BLOCK_TYPE_RAW,
     )
+
+
+def _check_geometry(block_len: int, file_len: int, voxel_size: int, where: object) -> None:
+    """Refuse block and file lengths the native library cannot handle (it aborts the process,
+    before Python could catch anything): see `MAX_BLOCK_BYTES` and `MAX_FILE_LEN`."""
+    block_bytes = block_len**3 * voxel_size
+    if block_bytes > MAX_BLOCK_BYTES or file_len > MAX_FILE_LEN:
+        raise UnsupportedFormatError(
+            f"{where}: WKW blocks of {block_len}^3 voxels of {voxel_size} bytes ({block_bytes} "
+            f"bytes) in files of {file_len}^3 blocks are not supported (at most "
+            f"{MAX_BLOCK_BYTES} bytes per block and {MAX_FILE_LEN} blocks per file edge: the "
+            "native wkw library aborts on larger ones); the header is corrupt or the data needs "
+            "converting with a smaller chunk or shard shape."
+        )
 
 
 def _check_edge(name: str, value: Vec3Int) -> int:
@@ -151,6 +175,7 @@ class WKWArray:
             raise UnsupportedFormatError(
                 f"shard_shape {shard_shape} must be a multiple of chunk_shape {chunk_shape}."
             )
+        _check_geometry(block_len, shard_len // block_len, num_channels * dtype.itemsize, path)
         block_type = BLOCK_TYPE_RAW
         if compressed:
             block_type = {"lz4": BLOCK_TYPE_LZ4, "lz4hc": BLOCK_TYPE_LZ4HC}.get(compression, 0)
@@ -220,6 +245,7 @@ class WKWArray:
     def read(self, bbox: BoundingBox) -> np.ndarray:
         """Voxels of `bbox` (mag coordinates) as a Fortran-ordered `(c, x, y, z)` array."""
         info = self._info
+        check_read_size(bbox, info.dtype, info.num_channels, os.fspath(self._path))
         if min(bbox.topleft) < 0:
             # WKW has no negative coordinates: those voxels are unwritten (0).
             out = np.zeros((info.num_channels, *bbox.size), dtype=info.dtype, order="F")
@@ -231,8 +257,22 @@ class WKWArray:
         return self._read_raw(bbox)
 
     def _header_prefix(self) -> bytes:
+        """The first 8 bytes every shard file must share with `header.wkw`; checked against the
+        parsed header, so a `header.wkw` swapped since cannot let other block lengths through."""
         if self._prefix is None:
-            self._prefix = (self._path / HEADER_FILE).read_bytes()[:8]
+            prefix = (self._path / HEADER_FILE).read_bytes()[:8]
+            info = self._info
+            expected = (
+                info.chunk_shape.x.bit_length() - 1
+                | ((info.shard_shape.x // info.chunk_shape.x).bit_length() - 1) << 4,
+                info.num_channels * info.dtype.itemsize,
+            )
+            if len(prefix) < 8 or (prefix[4], prefix[7]) != expected:
+                raise CorruptChunkError(
+                    f"{self._path / HEADER_FILE} changed since the mag was opened (block or "
+                    "voxel size differs); open the mag again."
+                )
+            self._prefix = prefix
         return self._prefix
 
     def _check_shard_file(self, path: str) -> None:

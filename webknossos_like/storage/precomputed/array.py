@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -16,9 +17,9 @@ from ...errors import (
     StorageError,
 )
 from ...geometry import BoundingBox, Vec3Int
-from ..backend import ArrayInfo
-from .codecs import check_encoding, decode_chunk, encode_chunk
-from .info import ScaleInfo, VolumeInfo, loads_info
+from ..backend import ArrayInfo, check_read_size
+from .codecs import check_encoding, decode_chunk, encode_chunk, max_encoded_size
+from .info import MAX_INFO_BYTES, ScaleInfo, VolumeInfo, loads_info
 from .kvstore import KVStore
 from .sharding import (
     ShardingSpec,
@@ -162,6 +163,19 @@ class PrecomputedArray:
             return False
         return self._cell_box(relative // self._chunk) == box
 
+    def _max_chunk_bytes(self, size: tuple[int, ...]) -> int:
+        """The most bytes a stored chunk of `size` voxels can take in this scale's encoding."""
+        voxels = self._volume.num_channels * size[0] * size[1] * size[2]
+        return max_encoded_size(self._encoding, voxels * self._dtype.itemsize)
+
+    def _shard_limits(self) -> tuple[int, int, int]:
+        """(bytes per chunk, chunks per minishard index, bytes per shard file) at most: what a
+        sharded scale can hold, so that hostile gzip payloads are refused, not inflated."""
+        assert self._sharding is not None  # only called for sharded scales
+        chunk = self._max_chunk_bytes(self._chunk_t)
+        chunks = self.grid_shape.prod()
+        return chunk, chunks, self._sharding.shard_index_nbytes + chunks * (24 + chunk)
+
     def _chunk_key(self, box: BoundingBox) -> str:
         return self._bounds_key(box.topleft.to_tuple(), box.bottomright.to_tuple())
 
@@ -188,14 +202,17 @@ class PrecomputedArray:
         )
 
     def _get_unsharded(self, box: BoundingBox) -> bytes | None:
-        """One chunk from the flat layout, or from neuroglancer-scripts' nested one if that is used."""
+        """One chunk from the flat layout, or from neuroglancer-scripts' nested one if that is used.
+
+        A stored value longer than such a chunk can be raises `CorruptChunkError` unread."""
+        limit = self._max_chunk_bytes(box.size.to_tuple())
         if self._nested is not True:
-            raw = self._store.get(self._chunk_key(box))
+            raw = self._store.get(self._chunk_key(box), max_size=limit)
             if raw is not None or self._nested is False:
                 self._nested = False if raw is not None else self._nested
                 return raw
         (x0, y0, z0), (x1, y1, z1) = box.topleft, box.bottomright
-        raw = self._store.get(f"{self._key}/{x0}-{x1}/{y0}-{y1}/{z0}-{z1}")
+        raw = self._store.get(f"{self._key}/{x0}-{x1}/{y0}-{y1}/{z0}-{z1}", max_size=limit)
         if raw is not None:
             self._nested = True
         return raw
@@ -205,12 +222,22 @@ class PrecomputedArray:
         if self._sharding is None:
             return {cell: self._get_unsharded(self._cell_box(cell)) for cell in cells}
         ids = self._chunk_ids(cells)
-        found = read_chunks(self._store.get_range, ids, self._sharding, prefix=f"{self._key}/")
+        chunk_bytes, chunks, shard_bytes = self._shard_limits()
+        found = read_chunks(
+            functools.partial(self._store.get_range, max_size=shard_bytes),
+            ids,
+            self._sharding,
+            prefix=f"{self._key}/",
+            max_chunk_bytes=chunk_bytes,
+            max_chunks=chunks,
+        )
         return {cell: found[cid] for cell, cid in zip(cells, ids, strict=True)}
 
     # -- reading --------------------------------------------------------------------------------
     def read(self, bbox: BoundingBox) -> np.ndarray:
         """Voxels of `bbox` as a Fortran-ordered `(c, x, y, z)` array; 0 outside stored chunks."""
+        where = f"{self._store.url}/{self._key}"
+        check_read_size(bbox, self._dtype, self._volume.num_channels, where)
         out = np.zeros((self._volume.num_channels, *bbox.size), dtype=self._dtype, order="F")
         inside = bbox.intersected_with(self.domain)
         if inside.is_empty():
@@ -304,8 +331,19 @@ class PrecomputedArray:
         cell_of = dict(zip(ids, cells, strict=True))
         for shard, shard_ids in group_by_shard(ids, self._sharding).items():
             key = f"{self._key}/{shard_file_name(shard, self._sharding)}"
-            existing_bytes = self._store.get(key)
-            stored = parse_shard(existing_bytes, self._sharding, key=key) if existing_bytes else {}
+            chunk_bytes, chunks, shard_bytes = self._shard_limits()
+            existing_bytes = self._store.get(key, max_size=shard_bytes)
+            stored = (
+                parse_shard(
+                    existing_bytes,
+                    self._sharding,
+                    key=key,
+                    max_chunk_bytes=chunk_bytes,
+                    max_chunks=chunks,
+                )
+                if existing_bytes
+                else {}
+            )
             for cid in shard_ids:
                 box = self._cell_box(cell_of[cid])
                 stored[cid] = self._encode(self._merged(box, bbox, data, stored.get(cid)))
@@ -320,7 +358,9 @@ class PrecomputedArray:
         if overlap == box:
             return source
         if existing is None and self._sharding is None:
-            existing = self._store.get(self._chunk_key(box))
+            existing = self._store.get(
+                self._chunk_key(box), max_size=self._max_chunk_bytes(box.size.to_tuple())
+            )
         chunk = self._decode(existing, box)
         chunk[_ALL + overlap.offset(-box.topleft).to_slices()] = source
         return chunk
@@ -328,7 +368,7 @@ class PrecomputedArray:
 
 def read_info(store: KVStore) -> VolumeInfo:
     """Load and validate `info` at the root of `store`."""
-    raw = store.get("info")
+    raw = store.get("info", max_size=MAX_INFO_BYTES)
     if raw is None:
         raise DatasetNotFoundError(f"No precomputed volume at {store.url}: 'info' not found.")
     return loads_info(raw, path=f"{store.url}/info")

@@ -34,6 +34,7 @@ __all__ = [
     "check_encoding",
     "decode_chunk",
     "encode_chunk",
+    "max_encoded_size",
     "normalize_encoding",
 ]
 
@@ -110,6 +111,18 @@ def check_encoding(encoding: str, dtype: npt.DTypeLike, num_channels: int) -> st
     elif name == "jxl" and (dt != np.uint8 or channels not in (1, 3, 4)):
         raise refuse("uint8 data with 1, 3 or 4 channels")
     return name
+
+
+def max_encoded_size(encoding: str, decoded_nbytes: int) -> int:
+    """The most bytes a chunk that decodes to `decoded_nbytes` may take in `encoding`.
+
+    Exact for raw. For the compressed encodings a generous bound (8x plus 1 MiB: cseg with tiny
+    blocks takes up to 3x, jpeg of noise at quality 100 about 2x), so that no valid chunk is
+    refused, while a hostile file (a gzip bomb, a huge sparse file) is refused before it is read.
+    """
+    if normalize_encoding(encoding) == "raw":
+        return decoded_nbytes
+    return 8 * decoded_nbytes + (1 << 20)
 
 
 def _block_size(block_size: Sequence[int] | None) -> tuple[int, int, int]:
@@ -380,6 +393,16 @@ def _decode_jxl(buf: Buffer, shape: tuple[int, int, int, int]) -> npt.NDArray[An
 # --------------------------------------------------------------------------------------------
 
 
+def _check_level(name: str, value: object, top: int) -> None:
+    """`value` must be an integer (not a bool, NaN or string) in `0..top`."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | np.integer)
+        or not 0 <= int(value) <= top
+    ):
+        raise InvalidArgumentError(f"{name} must be an integer from 0 to {top}, not {value!r}.")
+
+
 def encode_chunk(
     data: npt.NDArray[Any],
     encoding: str,
@@ -399,10 +422,8 @@ def encode_chunk(
             f"of shape {getattr(data, 'shape', None)}."
         )
     name = check_encoding(encoding, data.dtype, int(data.shape[0]))
-    if not 0 <= int(jpeg_quality) <= 100:
-        raise InvalidArgumentError(f"jpeg_quality must be between 0 and 100, not {jpeg_quality}.")
-    if not 0 <= int(png_level) <= 9:
-        raise InvalidArgumentError(f"png_level must be between 0 and 9, not {png_level}.")
+    _check_level("jpeg_quality", jpeg_quality, 100)
+    _check_level("png_level", png_level, 9)
     if name in _IMAGE_ENCODINGS and data.size == 0:
         raise DataShapeError(f"Cannot encode an empty chunk (shape {data.shape}) as {name}.")
     if name == "raw":

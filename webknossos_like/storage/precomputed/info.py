@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from ..._limits import MAX_PATH_BYTES
 from ...errors import InvalidPropertiesError
 from ...geometry import BoundingBox, Vec3Int
 
@@ -30,6 +31,9 @@ _INFO_KEYS = ("@type", "type", "data_type", "num_channels", "scales")
 _MAX_CHANNELS = 65536  # bounds what a hostile `info` can make a read allocate
 _MAX_BLOCK = 65536
 _MAX_EXTENT = 2**53
+#: An `info` (also `info.gz`, inflated) longer than this is refused unread: real ones with
+#: hundreds of scales take kilobytes; a hostile one must not exhaust memory.
+MAX_INFO_BYTES = 64 << 20
 
 
 @attrs.define
@@ -105,6 +109,17 @@ def _int_list(
     return result
 
 
+def _level(raw: dict[str, Any], name: str, top: int, where: str, path: object) -> int | None:
+    """An optional integer setting in `0..top` (`jpeg_quality`, `png_level`): checked here, so
+    that a hostile `info` fails when it is opened, not with a `TypeError` deep in a codec."""
+    value = raw.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
+        raise _fail(f"must be an integer from 0 to {top}, got {value!r}", f"{where}.{name}", path)
+    return value
+
+
 def _parse_scale(raw: Any, index: int, path: object) -> ScaleInfo:
     where = f"scales[{index}]"
     if not isinstance(raw, dict):
@@ -116,9 +131,16 @@ def _parse_scale(raw: Any, index: int, path: object) -> ScaleInfo:
     if not isinstance(key, str) or not key or "\x00" in key or key.startswith("/"):
         raise _fail("must be a non-empty relative path without NUL", f"{where}.key", path)
     try:
-        key.encode("utf-8")
+        encoded = key.encode("utf-8")
     except UnicodeEncodeError:
         raise _fail("must be valid Unicode (no lone surrogates)", f"{where}.key", path) from None
+    if len(encoded) > MAX_PATH_BYTES or any(len(p) > 255 for p in encoded.split(b"/")):
+        raise _fail(
+            f"a path of at most {MAX_PATH_BYTES} bytes with segments of at most 255 bytes, "
+            f"got {len(encoded)} bytes",
+            f"{where}.key",
+            path,
+        )
     resolution = raw["resolution"]
     if (
         not isinstance(resolution, list)
@@ -164,8 +186,8 @@ def _parse_scale(raw: Any, index: int, path: object) -> ScaleInfo:
         ),
         sharding=sharding,
         hidden=hidden,
-        jpeg_quality=raw.get("jpeg_quality"),
-        png_level=raw.get("png_level"),
+        jpeg_quality=_level(raw, "jpeg_quality", 100, where, path),
+        png_level=_level(raw, "png_level", 9, where, path),
         extra={k: v for k, v in raw.items() if k not in _SCALE_KEYS},
     )
 

@@ -4,7 +4,10 @@ Contract (`KVStore`):
 
 * Keys are `/`-separated paths relative to the store root, e.g. `8_8_40/0-64_0-64_0-64`.
 * `get(key)` returns the bytes, or None when the key is absent. Other failures raise
-  `StorageError` (an `OSError`) naming the key or URL.
+  `StorageError` (an `OSError`) naming the key or URL. `get(key, max_size=n)` refuses a value
+  (after decompression) longer than `n` bytes with `CorruptChunkError` naming the file, without
+  ever holding more than about `n` bytes of it: hostile files (gzip bombs, sparse files with a
+  huge apparent size) cannot exhaust memory.
 * `get_range(key, start, end)` returns bytes `[start, end)`, clipped at the end of the value
   (`b""` when `start` is past it), or None when the key is absent.
 * `put(key, data)` is atomic: a concurrent reader sees the old or the new value, never a mix.
@@ -37,10 +40,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import zlib
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from ..._atomic import TEMP_PREFIX, atomic_write_bytes
 from ...errors import (
@@ -50,6 +52,7 @@ from ...errors import (
     ReadOnlyError,
     StorageError,
 )
+from ._inflate import compressed_size_bound, gunzip_bounded, too_large
 
 __all__ = [
     "FileKVStore",
@@ -84,11 +87,14 @@ class KVStore(Protocol):
     def url(self) -> str:
         """Where the store lives, for messages and `repr`."""
 
-    def get(self, key: str) -> bytes | None:
-        """The value of `key`, or None if absent."""
+    def get(self, key: str, *, max_size: int | None = None) -> bytes | None:
+        """The value of `key`, or None if absent; longer than `max_size`: `CorruptChunkError`."""
 
-    def get_range(self, key: str, start: int, end: int) -> bytes | None:
-        """Bytes `[start, end)` of the value (clipped at its end), or None if absent."""
+    def get_range(
+        self, key: str, start: int, end: int, *, max_size: int | None = None
+    ) -> bytes | None:
+        """Bytes `[start, end)` of the value (clipped at its end), or None if absent; `max_size`
+        bounds the whole value where a store must decompress it whole."""
 
     def put(self, key: str, data: bytes) -> None:
         """Store `data` under `key` atomically."""
@@ -153,11 +159,19 @@ def _check_range(start: int, end: int, where: str) -> None:
         raise InvalidArgumentError(f"{where}: byte range [{start}, {end}) must not be negative")
 
 
-def _gunzip(data: bytes, where: str) -> bytes:
-    try:
-        return _gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise CorruptChunkError(f"{where}: not valid gzip data ({exc})") from exc
+def _read_at_most(handle: BinaryIO, size: int, limit: int, where: str) -> bytes:
+    """The rest of `handle` (`size` bytes by fstat), or `CorruptChunkError` once it exceeds
+    `limit`; buffers are sized by what the file holds, never by a (possibly huge) limit."""
+    data = handle.read(min(limit, size) + 1)
+    if len(data) > min(limit, size):  # more than fstat said (it grew): read on, in pieces
+        while len(data) <= limit:
+            more = handle.read(min(limit + 1 - len(data), 1 << 20))
+            if not more:
+                break
+            data += more
+    if len(data) > limit:
+        raise too_large(where, limit)
+    return data
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,44 +264,64 @@ class FileKVStore:
 
     # -- reads
 
-    def _read(self, path: str, start: int = 0, end: int | None = None) -> bytes | None:
+    def _read(
+        self, path: str, start: int = 0, end: int | None = None, max_size: int | None = None
+    ) -> bytes | None:
         """Bytes `[start, end)` of `path` (or of decompressed `path.gz`); None if neither exists.
 
-        `end=None` reads the whole value.
+        `end=None` reads the whole value. A value longer than `max_size` (file size, or size
+        after decompression) raises `CorruptChunkError` without being read whole.
         """
         try:
             with open(path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
                 if end is None:
-                    return handle.read()
-                end = min(end, os.fstat(handle.fileno()).st_size)  # never allocate past EOF
+                    if max_size is not None and size > max_size:
+                        raise too_large(path, max_size)
+                    if max_size is None:
+                        return handle.read()
+                    return _read_at_most(handle, size, max_size, path)
+                end = min(end, size)  # never allocate past EOF
                 if end <= start:
                     return b""
                 handle.seek(start)
                 return handle.read(end - start)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             pass
+        except CorruptChunkError:
+            raise
         except OSError as exc:
             raise StorageError(f"{path}: cannot read: {exc}") from exc
         gz_path = path + GZIP_SUFFIX
         try:
             with open(gz_path, "rb") as handle:
-                raw = handle.read()
+                if max_size is None:
+                    raw = handle.read()
+                else:
+                    size = os.fstat(handle.fileno()).st_size
+                    raw = _read_at_most(handle, size, compressed_size_bound(max_size), gz_path)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
+        except CorruptChunkError:
+            raise
         except OSError as exc:
             raise StorageError(f"{gz_path}: cannot read: {exc}") from exc
-        data = _gunzip(raw, gz_path)
+        data = gunzip_bounded(raw, gz_path, max_size)
         return data if end is None else _slice(data, start, end)
 
-    def get(self, key: str) -> bytes | None:
-        """Contents of `key` (or of `key.gz`, decompressed), or None if absent."""
-        return self._read(self._read_path(key))
+    def get(self, key: str, *, max_size: int | None = None) -> bytes | None:
+        """Contents of `key` (or of `key.gz`, decompressed), or None if absent; a value longer
+        than `max_size` raises `CorruptChunkError`."""
+        return self._read(self._read_path(key), max_size=max_size)
 
-    def get_range(self, key: str, start: int, end: int) -> bytes | None:
-        """Bytes `[start, end)` of `key`, clipped at the end; None if absent."""
+    def get_range(
+        self, key: str, start: int, end: int, *, max_size: int | None = None
+    ) -> bytes | None:
+        """Bytes `[start, end)` of `key`, clipped at the end; None if absent. `max_size` bounds
+        the whole value only where it must be decompressed whole (`key.gz`)."""
         path = self._read_path(key)
         _check_range(start, end, path)
-        return self._read(path, start, end)
+        return self._read(path, start, end, max_size=max_size)
 
     def exists(self, key: str) -> bool:
         """Whether `key` or `key.gz` is a file."""
@@ -619,26 +653,31 @@ class HTTPKVStore:
             + (f": {detail}" if detail else "")
         )
 
-    def _decoded(self, response: _Response, key: str) -> bytes:
+    def _decoded(self, response: _Response, key: str, max_size: int | None = None) -> bytes:
         encoding = response.headers.get("content-encoding", "identity").strip().lower()
         if encoding in ("gzip", "x-gzip"):
-            return _gunzip(response.body, self.key_url(key))
+            return gunzip_bounded(response.body, self.key_url(key), max_size)
         if encoding in ("identity", ""):
+            if max_size is not None and len(response.body) > max_size:
+                raise too_large(self.key_url(key), max_size)
             return response.body
         raise StorageError(f"{self.key_url(key)}: unsupported Content-Encoding {encoding!r}")
 
     # -- the contract
 
-    def get(self, key: str) -> bytes | None:
-        """The body of `base/key` (gzip transfer encoding decoded), or None on 404."""
+    def get(self, key: str, *, max_size: int | None = None) -> bytes | None:
+        """The body of `base/key` (gzip transfer encoding decoded), or None on 404; a body
+        longer than `max_size` (decoded) raises `CorruptChunkError`."""
         response = self._request("GET", key, {"Accept-Encoding": "gzip"})
         if self._missing(response.status):
             return None
         if not 200 <= response.status < 300 or response.status == 206:
             raise self._error(response, key)
-        return self._decoded(response, key)
+        return self._decoded(response, key, max_size)
 
-    def get_range(self, key: str, start: int, end: int) -> bytes | None:
+    def get_range(
+        self, key: str, start: int, end: int, *, max_size: int | None = None
+    ) -> bytes | None:
         """Bytes `[start, end)` via a `Range` request (a 200 reply is sliced; 416 → `b""`)."""
         _check_read_key(key, self._base)
         url = self.key_url(key)
@@ -653,7 +692,7 @@ class HTTPKVStore:
         if response.status == 416:
             return b""
         if response.status == 200:
-            return _slice(self._decoded(response, key), start, end)
+            return _slice(self._decoded(response, key, max_size), start, end)
         if response.status != 206:
             raise self._error(response, key)
         if response.headers.get("content-encoding", "identity").lower() not in ("identity", ""):
@@ -747,13 +786,18 @@ class MemoryKVStore:
         _check_write_key(key, self.url)
         return self._prefix + key
 
-    def get(self, key: str) -> bytes | None:
-        """The stored bytes, or None."""
+    def get(self, key: str, *, max_size: int | None = None) -> bytes | None:
+        """The stored bytes, or None; longer than `max_size`: `CorruptChunkError`."""
         full = self._read_key(key)
-        return None if full is None else self._data.get(full)
+        data = None if full is None else self._data.get(full)
+        if data is not None and max_size is not None and len(data) > max_size:
+            raise too_large(f"{self.url}{key}", max_size)
+        return data
 
-    def get_range(self, key: str, start: int, end: int) -> bytes | None:
-        """Bytes `[start, end)`, or None."""
+    def get_range(
+        self, key: str, start: int, end: int, *, max_size: int | None = None
+    ) -> bytes | None:
+        """Bytes `[start, end)`, or None (`max_size` does not apply: nothing is decompressed)."""
         _check_range(start, end, self.url + key)
         data = self.get(key)
         return None if data is None else _slice(data, start, end)

@@ -24,6 +24,7 @@ from ...errors import (
     StorageError,
     UnsupportedFormatError,
 )
+from ._inflate import gunzip_bounded, inflate_zlib_bounded
 
 __all__ = [
     "ENCODINGS",
@@ -592,16 +593,18 @@ def _looks_like_zlib(data: bytes) -> bool:
     return len(data) >= 2 and data[0] & 0x0F == 8 and ((data[0] << 8) | data[1]) % 31 == 0
 
 
-def _decode(data: bytes, encoding: str, key: str, what: str) -> bytes:
+def _decode(data: bytes, encoding: str, key: str, what: str, max_size: int | None = None) -> bytes:
+    """`data` after `encoding`; gzip is inflated in bounded steps, so more than `max_size`
+    bytes of output raise `CorruptChunkError` naming the shard and the part of it."""
     if encoding == "raw":
         return data
     try:
         if data[:2] == b"\x1f\x8b":
-            return gzip.decompress(data)
+            return gunzip_bounded(data, f"{key}: {what}", max_size)
         if _looks_like_zlib(data):
             # neuroglancer-scripts writes zlib streams under the name "gzip"; read them anyway.
-            return zlib.decompress(data)
-    except (OSError, EOFError, zlib.error, ValueError) as e:
+            return inflate_zlib_bounded(data, f"{key}: {what}", max_size)
+    except zlib.error as e:
         raise CorruptChunkError(f"{key}: {what} is not valid gzip data ({e})") from e
     raise CorruptChunkError(
         f"{key}: {what} is declared gzip but does not start with the gzip magic 1f 8b"
@@ -616,10 +619,11 @@ class _MinishardIndex:
 
 
 def _decode_minishard_index(
-    raw: bytes, spec: ShardingSpec, key: str, minishard: int
+    raw: bytes, spec: ShardingSpec, key: str, minishard: int, max_chunks: int | None = None
 ) -> _MinishardIndex:
     what = f"minishard index {minishard}"
-    data = _decode(raw, spec.minishard_index_encoding, key, what)
+    limit = None if max_chunks is None else 24 * max_chunks  # 3 uint64 per listed chunk
+    data = _decode(raw, spec.minishard_index_encoding, key, what, limit)
     if len(data) % 24:
         raise CorruptChunkError(
             f"{key}: {what} has {len(data)} bytes, not a multiple of 24 (3 x n uint64)"
@@ -688,11 +692,19 @@ def read_chunk(
 
 
 def read_chunks(
-    read_range: ReadRange, chunk_ids: Iterable[int], spec: ShardingSpec, *, prefix: str = ""
+    read_range: ReadRange,
+    chunk_ids: Iterable[int],
+    spec: ShardingSpec,
+    *,
+    prefix: str = "",
+    max_chunk_bytes: int | None = None,
+    max_chunks: int | None = None,
 ) -> dict[int, bytes | None]:
     """`read_chunk` for many ids: each shard index and minishard index is read once.
 
-    Nearby byte ranges of one shard are merged into single `read_range` calls.
+    Nearby byte ranges of one shard are merged into single `read_range` calls. `max_chunk_bytes`
+    bounds a chunk after `data_encoding`, `max_chunks` the chunks a minishard index can list (the
+    grid's chunk count): gzip payloads inflating past them raise `CorruptChunkError`.
     """
     result: dict[int, bytes | None] = {}
     plan: dict[int, dict[int, list[int]]] = {}
@@ -731,7 +743,7 @@ def read_chunks(
             blob = _read_present(read_range, key, g_start, g_end, "minishard index")
             for m_start, m_end, m in members:
                 index = _decode_minishard_index(
-                    blob[m_start - g_start : m_end - g_start], spec, key, m
+                    blob[m_start - g_start : m_end - g_start], spec, key, m, max_chunks
                 )
                 for cid in by_minishard[m]:
                     hits = np.flatnonzero(index.ids == np.uint64(cid))
@@ -748,15 +760,24 @@ def read_chunks(
                     spec.data_encoding,
                     key,
                     f"chunk {cid}",
+                    max_chunk_bytes,
                 )
     return result
 
 
-def parse_shard(data: bytes, spec: ShardingSpec, *, key: str = "<shard>") -> dict[int, bytes]:
+def parse_shard(
+    data: bytes,
+    spec: ShardingSpec,
+    *,
+    key: str = "<shard>",
+    max_chunk_bytes: int | None = None,
+    max_chunks: int | None = None,
+) -> dict[int, bytes]:
     """All chunks of a whole shard file, `{chunk_id: bytes after data_encoding}`.
 
     Every offset and size is checked against the file length; `key` names the file in errors.
-    Zero-length entries are skipped as absent chunks.
+    Zero-length entries are skipped as absent chunks. `max_chunk_bytes` and `max_chunks` bound
+    the inflated sizes as in `read_chunks`.
     """
     data = bytes(data)
     length = len(data)
@@ -776,7 +797,7 @@ def parse_shard(data: bytes, spec: ShardingSpec, *, key: str = "<shard>") -> dic
                 f"{length}-byte file"
             )
         index = _decode_minishard_index(
-            data[index_end + start : index_end + end], spec, key, int(m)
+            data[index_end + start : index_end + end], spec, key, int(m), max_chunks
         )
         for cid, c_start, size in zip(index.ids.tolist(), index.starts, index.sizes, strict=True):
             if c_start + size > length:
@@ -789,7 +810,11 @@ def parse_shard(data: bytes, spec: ShardingSpec, *, key: str = "<shard>") -> dic
             if size == 0:
                 continue
             out[cid] = _decode(
-                data[c_start : c_start + size], spec.data_encoding, key, f"chunk {cid}"
+                data[c_start : c_start + size],
+                spec.data_encoding,
+                key,
+                f"chunk {cid}",
+                max_chunk_bytes,
             )
     return out
 
