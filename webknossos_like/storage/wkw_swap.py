@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import time
 import uuid
 from collections.abc import Iterator
@@ -184,6 +185,7 @@ class SwappableWKWArray(WKWArray):
                     if folder.is_dir():
                         self._own_folders.add(folder)
             if path.is_symlink():
+                self._check_shard_file(os.fspath(path))  # a WKW shard of this array, not /dev/zero
                 _replace_link_with_copy(path)
 
     def list_written_boxes(self) -> Iterator[BoundingBox]:
@@ -263,6 +265,8 @@ def _replace_link_with_copy(link: Path) -> None:
     """Replace a symlinked shard file by a private copy of its target (atomically; a dangling
     link is just removed)."""
     try:
+        if not stat.S_ISREG(os.stat(link).st_mode):
+            raise StorageError(f"{link} links to something that is not a file.")
         data = link.read_bytes()
     except FileNotFoundError:
         link.unlink(missing_ok=True)
