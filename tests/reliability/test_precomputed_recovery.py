@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from webknossos_like import BoundingBox, Dataset, Mag
+from webknossos_like.errors import StorageError
 from webknossos_like.storage.precomputed.info import loads_info
 
 from ._crash import run_killed
@@ -251,3 +252,36 @@ def test_write_after_another_process_regridded(fmt_name: str, fast_tmp: Path) ->
         assert (block == value).all(), f"x={x0}..{x1}: {np.unique(block)} instead of {value}"
     # A's reads see B's data too.
     assert (a.read(absolute_offset=(100, 0, 0), size=(28, 64, 64)) == 3).all()
+
+
+@pytest.mark.regression(
+    reason="bug: when growing info failed after the layer box was saved (e.g. the info lock "
+    "refused), every later write inside the saved box raised OutOfBoundsError 'outside its domain'"
+)
+@pytest.mark.parametrize("fmt_name", PC_FORMATS)
+def test_failed_domain_growth_is_rolled_forward_by_the_next_write(
+    fmt_name: str, fast_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fmt = FORMATS[fmt_name]
+    path = fast_tmp / "ds"
+    _setup_100_wide(path, fmt)
+    from webknossos_like.dataset import _precomputed
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise StorageError("injected: info cannot be replaced")
+
+    monkeypatch.setattr(_precomputed, "sync_domains", refuse)
+    mag = Dataset.open(path).get_layer(LAYER).get_mag(1)
+    with pytest.raises(StorageError, match="injected"):
+        mag.write(np.full((28, 64, 64), 3, fmt.dtype), absolute_offset=(100, 0, 0))
+    monkeypatch.undo()
+    assert Dataset.open(path).get_layer(LAYER).bounding_box.size.x == 128  # saved before info
+    # The same object and a new opener both write inside the saved box.
+    mag.write(np.full((28, 64, 64), 3, fmt.dtype), absolute_offset=(100, 0, 0))
+    other = Dataset.open(path).get_layer(LAYER).get_mag(1)
+    other.write(np.full((8, 8, 8), 4, fmt.dtype), absolute_offset=(120, 0, 0))
+    got = Dataset.open(path, read_only=True).get_layer(LAYER).get_mag(1).read()[0]
+    assert (got[:100] == 1).all()
+    assert (got[120:128, :8, :8] == 4).all()
+    got[120:128, :8, :8] = 3
+    assert (got[100:128] == 3).all()

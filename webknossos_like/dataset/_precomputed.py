@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
-from .._locks import SharedExclusiveLock, exclusive_lock
+from .._locks import ExclusiveLock, SharedExclusiveLock, exclusive_lock
 from ..errors import (
     DatasetNotFoundError,
     MagExistsError,
@@ -135,30 +135,47 @@ def _info_stamp(store: KVStore) -> InfoStamp | None:
     equal stamp means the same version."""
     if not isinstance(store, FileKVStore):
         return None
+    return _stamp_of(os.path.join(store.root, "info"))
+
+
+def _stamp_of(path: str) -> InfoStamp | None:
     try:
-        st = os.stat(store.root / "info")
+        st = os.stat(path)
     except OSError:
         return None
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-@contextlib.contextmanager
-def _grid_lock(layer: Layer) -> Iterator[None]:
-    """The `info` lock held shared by a chunk write: any number of writes at once, never while a
+class _GridLock:
+    """The `info` lock held shared by chunk writes: any number of writes at once, never while a
     re-grid, a new scale or a removal holds it exclusive (`_info_lock`, the same `flock`).
 
     Not taken where the calling thread holds the exclusive lock already (a shared hold on a
-    second descriptor would wait for itself), nor for bare volumes (no inter-process lock there).
+    second descriptor would wait for itself), nor for bare volumes (no inter-process lock there)
+    and read-only layers (they refuse writes; no lock file is created). Paths are resolved once (a `realpath` per write costs more than the lock).
     """
-    if layer.dataset._precomputed_root is not None:
-        yield
-        return
-    path = layer.path / ".info.lock"
-    if exclusive_lock(path).is_locked:
-        yield
-        return
-    with SharedExclusiveLock(path).shared():
-        yield
+
+    def __init__(self, layer: Layer) -> None:
+        self._bare = layer.dataset._precomputed_root is not None or layer.read_only
+        self._path = layer.path / ".info.lock"
+        self._shared = SharedExclusiveLock(self._path)
+        self._pid = -1
+        self._exclusive: ExclusiveLock | None = None
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the lock shared for a write (or nothing, see the class docstring)."""
+        if self._bare:
+            yield
+            return
+        if self._pid != os.getpid():  # the process-wide lock object is per process
+            self._exclusive, self._pid = exclusive_lock(self._path), os.getpid()
+        assert self._exclusive is not None
+        if self._exclusive.is_locked:
+            yield
+            return
+        with self._shared.shared():
+            yield
 
 
 def _scale_like(info: VolumeInfo, key: str, resolution: list[float]) -> ScaleInfo | None:
@@ -195,7 +212,11 @@ class LayerScale(PrecomputedArray):
         self._layer = layer
         self._mag = mag
         store = layer_store(layer)
+        self._info_path = (
+            os.path.join(store.root, "info") if isinstance(store, FileKVStore) else None
+        )
         self._stamp = _info_stamp(store)  # taken first: a save in between makes us reload
+        self._lock = _GridLock(layer)
         super().__init__(store, key)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -203,9 +224,11 @@ class LayerScale(PrecomputedArray):
 
     def refresh(self) -> None:
         """Reload the grid if `info` was replaced since it was read (one `stat` otherwise)."""
-        stamp = _info_stamp(self._store)
+        if self._info_path is None:
+            return  # not a local file: no way to tell (see docs/reliability.md)
+        stamp = _stamp_of(self._info_path)
         if stamp is None or stamp == self._stamp:
-            return  # unchanged, or not a local file (no way to tell; see docs/reliability.md)
+            return
         info = read_info(self._store)
         scale = _scale_like(info, self._key, self._scale.resolution)
         if scale is None:
@@ -235,7 +258,7 @@ class LayerScale(PrecomputedArray):
             return
         bbox = BoundingBox(offset, data.shape[1:])
         for attempt in range(2):
-            with _grid_lock(self._layer):
+            with self._lock.held():
                 self.refresh()
                 if self.domain.contains_bbox(bbox):
                     super().write(offset, data)
