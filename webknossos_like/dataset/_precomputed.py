@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import os
+import shutil
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 
-from .._locks import exclusive_lock
-from ..errors import DatasetNotFoundError, InvalidArgumentError, UnsupportedFormatError
+from .._locks import ExclusiveLock, SharedExclusiveLock, exclusive_lock
+from ..errors import (
+    DatasetNotFoundError,
+    MagExistsError,
+    OutOfBoundsError,
+    StorageError,
+    UnsupportedFormatError,
+)
 from ..geometry import BoundingBox, Mag, Vec3Int
 from ..ops._stored import StoredShards
-from ..storage.precomputed.array import PrecomputedArray
+from ..properties import LayerProperties, MagViewProperties
+from ..storage.precomputed.array import PrecomputedArray, read_info
 from ..storage.precomputed.codecs import check_encoding
 from ..storage.precomputed.info import MAX_INFO_BYTES, ScaleInfo, VolumeInfo, dumps_info, loads_info
 from ..storage.precomputed.kvstore import FileKVStore, KVStore
@@ -111,9 +121,171 @@ def read_layer_info(layer: Layer) -> VolumeInfo:
     return read_info(layer_store(layer))
 
 
-def open_scale(layer: Layer, key: str) -> PrecomputedArray:
-    """The backend of one scale."""
-    return PrecomputedArray(layer_store(layer), key)
+def open_scale(layer: Layer, key: str, mag: Mag) -> PrecomputedArray:
+    """The backend of one scale: a `LayerScale`, which follows grid changes made by others."""
+    return LayerScale(layer, key, mag)
+
+
+InfoStamp = tuple[int, int, int]
+
+
+def _info_stamp(store: KVStore) -> InfoStamp | None:
+    """(inode, size, mtime_ns) of the store's `info` file; None for a missing file or a store
+    that is not a local folder. Every save renames a new file into place (a new inode), so an
+    equal stamp means the same version."""
+    if not isinstance(store, FileKVStore):
+        return None
+    return _stamp_of(os.path.join(store.root, "info"))
+
+
+def _stamp_of(path: str) -> InfoStamp | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class _GridLock:
+    """The `info` lock held shared by chunk writes: any number of writes at once, never while a
+    re-grid, a new scale or a removal holds it exclusive (`_info_lock`, the same `flock`).
+
+    Not taken where the calling thread holds the exclusive lock already (a shared hold on a
+    second descriptor would wait for itself), nor for bare volumes (no inter-process lock there)
+    and read-only layers (they refuse writes; no lock file is created). Paths are resolved once (a `realpath` per write costs more than the lock).
+    """
+
+    def __init__(self, layer: Layer) -> None:
+        self._bare = layer.dataset._precomputed_root is not None or layer.read_only
+        self._path = layer.path / ".info.lock"
+        self._shared = SharedExclusiveLock(self._path)
+        self._pid = -1
+        self._exclusive: ExclusiveLock | None = None
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the lock shared for a write (or nothing, see the class docstring)."""
+        if self._bare:
+            yield
+            return
+        if self._pid != os.getpid():  # the process-wide lock object is per process
+            self._exclusive, self._pid = exclusive_lock(self._path), os.getpid()
+        assert self._exclusive is not None
+        if self._exclusive.is_locked:
+            yield
+            return
+        with self._shared.shared():
+            yield
+
+
+def _scale_like(info: VolumeInfo, key: str, resolution: list[float]) -> ScaleInfo | None:
+    """The scale `key`, or (after a sharded scale was re-keyed) the one of the same resolution."""
+    scale = info.scale_by_key(key)
+    if scale is not None:
+        return scale
+    return next(
+        (
+            s
+            for s in info.scales
+            if all(
+                math.isclose(a, b, rel_tol=1e-6)
+                for a, b in zip(s.resolution, resolution, strict=True)
+            )
+        ),
+        None,
+    )
+
+
+class LayerScale(PrecomputedArray):
+    """One scale of a dataset layer that checks its grid against `info` before each access.
+
+    Another process may grow the layer meanwhile, which re-grids the scale (edge chunks get new
+    names; a sharded scale gets a new key and sharding). An array that kept the grid it was
+    opened with would then write chunks no reader looks at. So every write holds the `info`
+    lock shared (re-grids hold it exclusive), compares the `info` file's stamp with the one its
+    grid came from (one `stat`), re-plans on the current grid if it changed, and finishes an
+    interrupted growth (`roll_forward`) when the layer box covers the write but the domain does
+    not. Reads do the same check without the lock.
+    """
+
+    def __init__(self, layer: Layer, key: str, mag: Mag) -> None:
+        self._layer = layer
+        self._mag = mag
+        store = layer_store(layer)
+        self._info_path = (
+            os.path.join(store.root, "info") if isinstance(store, FileKVStore) else None
+        )
+        self._stamp = _info_stamp(store)  # taken first: a save in between makes us reload
+        self._lock = _GridLock(layer)
+        super().__init__(store, key)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_reopen_scale, (self._layer, self._key, self._mag))
+
+    def refresh(self) -> None:
+        """Reload the grid if `info` was replaced since it was read (one `stat` otherwise)."""
+        if self._info_path is None:
+            return  # not a local file: no way to tell (see docs/reliability.md)
+        stamp = _stamp_of(self._info_path)
+        if stamp is None or stamp == self._stamp:
+            return
+        info = read_info(self._store)
+        scale = _scale_like(info, self._key, self._scale.resolution)
+        if scale is None:
+            raise StorageError(
+                f"{self._store.url}/info no longer has the scale {self._key!r} (mag "
+                f"{self._mag.to_layer_name()}): another process removed it. Reopen the dataset."
+            )
+        PrecomputedArray.__init__(
+            self, self._store, scale.key, info=info, chunk_size_index=self._chunk_size_index
+        )
+        self._stamp = stamp
+
+    def read(self, bbox: BoundingBox) -> Any:
+        """`PrecomputedArray.read` on the current grid."""
+        self.refresh()
+        return super().read(bbox)
+
+    def list_written_boxes(self) -> Iterator[BoundingBox]:
+        """`PrecomputedArray.list_written_boxes` on the current grid."""
+        self.refresh()
+        return super().list_written_boxes()
+
+    def write(self, offset: Vec3Int, data: Any) -> None:
+        """`PrecomputedArray.write` on the grid that is current while the chunks are written."""
+        if getattr(data, "ndim", 0) != 4:
+            super().write(offset, data)  # raises the usual shape error
+            return
+        bbox = BoundingBox(offset, data.shape[1:])
+        for attempt in range(2):
+            with self._lock.held():
+                self.refresh()
+                if self.domain.contains_bbox(bbox):
+                    super().write(offset, data)
+                    return
+            if attempt == 0 and not roll_forward(self._layer, self._mag, bbox):
+                break
+        raise OutOfBoundsError(
+            f"Cannot write {bbox} to scale {self._key!r} of {self._store.url}: outside its "
+            f"domain {self.domain} and the layer's bounding box."
+        )
+
+
+def _reopen_scale(layer: Layer, key: str, mag: Mag) -> LayerScale:
+    """Unpickle a `LayerScale`: reopened on the current `info`."""
+    return LayerScale(layer, key, mag)
+
+
+def roll_forward(layer: Layer, mag: Mag, bbox: BoundingBox) -> bool:
+    """Finish a growth that saved the layer box but not the scale domains (the writer died or
+    failed between the two): if the freshest layer box covers `bbox` (voxels of `mag`), grow the
+    domains to it (`Layer._resized`, which also repoints re-keyed scales) and return True; False
+    if the layer box does not cover `bbox` either (a write out of bounds)."""
+    layer.dataset._refresh()
+    if not scale_domain(layer.bounding_box, mag).contains_bbox(bbox):
+        return False
+    layer._resized()
+    return True
 
 
 def _resolution(layer: Layer, mag: Mag) -> list[float]:
@@ -130,7 +302,7 @@ def scale_domain(bounding_box: BoundingBox, mag: Mag) -> BoundingBox:
     return bounding_box.align_with_mag(mag, ceil=True).in_mag(mag)
 
 
-def create_scale(
+def add_scale(
     layer: Layer,
     mag: Mag,
     *,
@@ -139,8 +311,13 @@ def create_scale(
     encoding: str | None,
     sharded: bool,
     jpeg_quality: int | None = None,
-) -> str:
-    """Add the scale for `mag` to the layer's `info` (creating it), returning the scale key."""
+) -> None:
+    """Add mag `mag`: its scale to the layer's `info` (creating it), then its properties entry.
+
+    Both steps run under the `info` lock, so a scale in `info` whose mag the properties do not
+    list (checked under that lock) was left by an `add_mag` that died between the two: it is
+    replaced, not refused. If the properties update fails, the scale is removed again.
+    """
     dtype = layer.dtype
     if encoding is None:
         encoding = (
@@ -171,6 +348,12 @@ def create_scale(
         sharding=sharding,
         jpeg_quality=jpeg_quality if encoding == "jpeg" else None,
     )
+    bare = layer.dataset._precomputed_root is not None
+    entry = MagViewProperties(mag=mag.to_list(), path=key if bare else f"./{layer.name}/{key}")
+
+    def refuse_listed(props: LayerProperties) -> None:
+        if any(Mag(existing.mag) == mag for existing in props.mags):
+            raise MagExistsError(f"Layer {layer.name!r} already has mag {key}.")
 
     def add(info: VolumeInfo | None) -> VolumeInfo:
         if info is None:
@@ -180,14 +363,33 @@ def create_scale(
                 num_channels=layer.num_channels,
                 scales=[],
             )
-        if info.scale_by_key(key) is not None:
-            raise InvalidArgumentError(f"{layer.path}/info already has a scale {key!r}.")
+        # Orphans: this mag's scale (or a re-keyed `key~...` copy of it) that no mag lists.
+        listed = {key_from_path(layer, e.path, Mag(e.mag)) for e in layer._properties.mags}
+        info.scales = [
+            s
+            for s in info.scales
+            if s.key in listed or (s.key != key and s.key.split("~")[0] != key)
+        ]
         info.scales.append(scale)
         info.scales.sort(key=lambda s: s.resolution[0] * s.resolution[1] * s.resolution[2])
         return info
 
-    update_info(layer, add)
-    return key
+    def register(props: LayerProperties) -> None:
+        refuse_listed(props)
+        props.mags.append(entry)
+        props.mags.sort(key=lambda e: Mag(e.mag))
+
+    with _info_lock(layer):
+        layer.dataset._refresh()
+        refuse_listed(layer._properties)
+        update_info(layer, add)
+        try:
+            layer._update(register)
+        except MagExistsError:
+            raise  # listed by a writer that bypassed the lock: the scale is its now
+        except BaseException:
+            remove_scale(layer, key)
+            raise
 
 
 def remove_scale(layer: Layer, key: str) -> None:
@@ -262,7 +464,9 @@ def sync_domains(layer: Layer, keys: dict[Mag, str]) -> dict[str, str]:
             new_info = copy.deepcopy(info)
             if grown.sharding is not None and old_boxes:
                 # Data to move: build the re-sharded scale under a new key, then switch to it.
-                grown.key = f"{key.split('~')[0]}~{uuid.uuid4().hex[:8]}"
+                base = key.split("~")[0]
+                _remove_abandoned_builds(store, base, info)
+                grown.key = f"{base}~{uuid.uuid4().hex[:8]}"
             new_info.scales = [grown if s.key == key else s for s in new_info.scales]
             new = PrecomputedArray(store, grown.key, info=new_info)
             if grown.sharding is not None and grown.key != key:
@@ -283,6 +487,21 @@ def sync_domains(layer: Layer, keys: dict[Mag, str]) -> dict[str, str]:
                     store.delete(chunk_key(key, box))
             info = new_info
     return renamed
+
+
+def _remove_abandoned_builds(store: KVStore, base: str, info: VolumeInfo) -> None:
+    """Delete re-sharded copies (`<base>~<id>` folders) that `info` does not name: a writer that
+    died before switching `info` to its copy left them. Called under the exclusive `info` lock,
+    which every live builder holds until it switched, so none of them is under way."""
+    if not isinstance(store, FileKVStore) or store.read_only:
+        return
+    named = {scale.key for scale in info.scales}
+    with contextlib.suppress(FileNotFoundError):
+        for name in os.listdir(store.root):
+            if name.startswith(f"{base}~") and name not in named:
+                folder = store.root / name
+                if folder.is_dir() and not folder.is_symlink():
+                    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _shard_boxes(array: PrecomputedArray) -> list[BoundingBox]:

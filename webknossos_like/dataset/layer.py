@@ -303,7 +303,7 @@ class Layer:
             if self._dataset._precomputed_root is None and self._is_foreign(path):
                 return _precomputed.open_foreign_scale(path)
             return _precomputed.open_scale(
-                self, _precomputed.scale_key(self, self._mag_entry(mag).path, mag)
+                self, _precomputed.scale_key(self, self._mag_entry(mag).path, mag), mag
             )
         raise UnsupportedFormatError(
             f"Layer {self._name!r} has data format {self.data_format!r}, which this version cannot read."
@@ -427,7 +427,9 @@ class Layer:
                 raise InvalidArgumentError(
                     "Precomputed shard sizes follow from the sharding spec; pass sharded=True instead."
                 )
-            scale_key = _precomputed.create_scale(
+            # Scale and properties entry in one step under the info lock (an orphan scale left
+            # by a killed add_mag is replaced).
+            _precomputed.add_scale(
                 self,
                 key,
                 chunk_shape=chunk,
@@ -436,10 +438,7 @@ class Layer:
                 sharded=sharded,
                 jpeg_quality=jpeg_quality,
             )
-            bare = self._dataset._precomputed_root is not None
-            entry = MagViewProperties(
-                mag=key.to_list(), path=scale_key if bare else f"./{self._name}/{scale_key}"
-            )
+            return self.get_mag(key)
         else:
             if encoding is not None or sharded:
                 raise InvalidArgumentError(
@@ -475,8 +474,6 @@ class Layer:
         try:
             self._update(add)
         except BaseException:
-            if self.data_format == PRECOMPUTED_FORMAT:
-                _precomputed.remove_scale(self, key.to_layer_name())
             shutil.rmtree(path, ignore_errors=True)
             raise
         return self.get_mag(key)
