@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from webknossos_like import BoundingBox, Dataset
+from webknossos_like import BoundingBox, Dataset, Vec3Int
 from webknossos_like.errors import InvalidNameError, ReadOnlyError, WebknossosLikeError
+from webknossos_like.storage.wkw_array import WKWArray
 
 from ._plan import iter_files
 
@@ -343,3 +345,93 @@ def test_invalid_layer_names_refused_before_any_write(name: str, fast_tmp: Path)
     with pytest.raises(InvalidNameError):
         Dataset.open(sandbox["ds"]).add_layer(name, "color")
     assert {rel: (m, s) for rel, m, s in iter_files(fast_tmp)} == before
+
+
+# -- symlinks inside a mag (`cp -rs`): shard files, `z*` and `y*` folders ---------------------
+
+SHARD_LINKS = {"shard_file": "z0/y0/x0.wkw", "y_folder": "z0/y0", "z_folder": "z0"}
+
+
+def outside_bytes(sandbox: Path) -> dict[str, bytes]:
+    """Content of every file outside `ds/` (a same-size in-place write keeps size and may keep
+    the mtime within its resolution)."""
+    return {
+        str(p.relative_to(sandbox)): p.read_bytes()
+        for p in sorted((sandbox / "outside").rglob("*"))
+        if p.is_file()
+    }
+
+
+def link_into_foreign(root: Path, compress: bool, level: str) -> tuple[Path, Path]:
+    """`ds/color/1` and `outside/foreign/color/1` with one shard level of the first replaced by
+    a symlink to the second (what `cp -rs` makes, one level at a time)."""
+    ds = Dataset(root / "ds", voxel_size=(1, 1, 1))
+    ds.add_layer("color", "color").add_mag(1, compress=compress).write(DATA)
+    foreign = Dataset(root / "outside" / "foreign", voxel_size=(1, 1, 1))
+    foreign.add_layer("color", "color").add_mag(1, compress=compress).write(DATA + 1)
+    mine, theirs = ds.path / "color" / "1", foreign.path / "color" / "1"
+    rel = SHARD_LINKS[level]
+    (mine / rel).unlink() if level == "shard_file" else shutil.rmtree(mine / rel)
+    (mine / rel).symlink_to(theirs / rel, target_is_directory=level != "shard_file")
+    return mine, theirs
+
+
+@pytest.mark.regression(
+    reason="bug: WKWArray.write (used directly, without the SwappableWKWArray copy-on-write) "
+    "wrote through a symlinked shard file or `z*`/`y*` folder into files outside the dataset"
+)
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "compressed"])
+@pytest.mark.parametrize("level", list(SHARD_LINKS))
+def test_plain_wkw_array_refuses_writes_through_foreign_symlinks(
+    level: str, compress: bool, fast_tmp: Path
+) -> None:
+    mine, _ = link_into_foreign(fast_tmp, compress, level)
+    before, content = outside_snapshot(fast_tmp), outside_bytes(fast_tmp)
+    array = WKWArray(mine)
+    try:
+        with pytest.raises(ReadOnlyError, match="symlink"):
+            array.write(Vec3Int.zeros(), DATA[None] + 5)  # into the linked shard
+        if level != "shard_file":  # a new shard in the linked folder: created in the target
+            with pytest.raises(ReadOnlyError, match="symlink"):
+                array.write(Vec3Int(array.info.shard_shape.x, 0, 0), DATA[None] + 5)
+        assert (array.read(BoundingBox((0, 0, 0), (8, 8, 8)))[0] == DATA + 1).all()
+    finally:
+        array.close()
+    assert outside_snapshot(fast_tmp) == before
+    assert outside_bytes(fast_tmp) == content
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "compressed"])
+@pytest.mark.parametrize("level", list(SHARD_LINKS))
+@pytest.mark.parametrize("operation", ["write", "write_partial", "compress", "downsample"])
+def test_dataset_writes_into_cp_rs_mags_stay_inside(
+    operation: str, level: str, compress: bool, fast_tmp: Path
+) -> None:
+    """Through a Dataset, a symlinked shard file is copied on write, a symlinked folder refuses
+    writes (ReadOnlyError); compress() and downsampling rebuild private files. Either way no
+    file outside the dataset changes and reads through the links keep working."""
+    mine, _ = link_into_foreign(fast_tmp, compress, level)
+    before, content = outside_snapshot(fast_tmp), outside_bytes(fast_tmp)
+    layer = Dataset.open(mine.parent.parent).get_layer("color")
+    expected = DATA + 1
+    try:
+        if operation == "write":
+            layer.get_mag(1).write(DATA + 5)
+            expected = DATA + 5
+        elif operation == "write_partial":
+            layer.get_mag(1).write(DATA[:2] + 5)
+            expected = (DATA + 1).copy()
+            expected[:2] = 5 + 9
+        elif operation == "compress":
+            layer.get_mag(1).compress()
+        else:
+            layer.downsample(coarsest_mag=2)
+    except ReadOnlyError as exc:
+        assert level != "shard_file" and operation.startswith("write"), exc
+        assert "symlink" in str(exc)
+    got = Dataset.open(mine.parent.parent).get_layer("color").get_mag(1)
+    assert (
+        got.read(absolute_bounding_box=BoundingBox((0, 0, 0), (8, 8, 8)))[0] == expected
+    ).all() or (level != "shard_file" and operation.startswith("write"))
+    assert outside_snapshot(fast_tmp) == before
+    assert outside_bytes(fast_tmp) == content

@@ -11,7 +11,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import wkw
@@ -22,6 +22,7 @@ from ..errors import (
     DataShapeError,
     DTypeError,
     OutOfBoundsError,
+    ReadOnlyError,
     StorageError,
     UnsupportedFormatError,
 )
@@ -140,6 +141,11 @@ def morton_corners(chunks_per_edge: int, chunk_edge: int) -> np.ndarray:
     return result
 
 
+def _is_within(path: str, root: str) -> bool:
+    """Whether real path `path` is `root` or below it."""
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
 class WKWArray:
     """One WKW mag folder (`header.wkw` + `z*/y*/x*.wkw` shard files)."""
 
@@ -152,6 +158,8 @@ class WKWArray:
         # Shard files already validated, by (inode, size, mtime): unchanged files are not re-read.
         self._checked: dict[str, tuple[int, int, int]] = {}
         self._lock = threading.Lock()
+        # Shard folders (`z*`, `z*/y*`) found to resolve inside the mag folder: not re-checked.
+        self._inside_dirs: set[str] = set()
 
     @classmethod
     def create(
@@ -436,11 +444,43 @@ class WKWArray:
             )
         if not (data.flags.c_contiguous or data.flags.f_contiguous):
             data = np.asfortranarray(data)
+        self._check_shards_inside(bbox)
         if info.compressed:
             self._write_compressed(bbox, data)
         else:
             self._ensure_shard_files(bbox)
             self._write_handle(self._dataset(), bbox.topleft, data)
+
+    def _check_shards_inside(self, bbox: BoundingBox) -> None:
+        """Refuse a write whose shard files or their `z*`/`y*` folders are symlinks leaving the
+        mag folder (as `cp -rs` makes): writing through them would change files outside the
+        dataset. Folders found inside are cached; shard files are checked on every write."""
+        shard = self._info.shard_shape
+        root = ""
+        for box in align_outward(bbox, shard).chunk(shard):
+            target = self.shard_path(box.topleft // shard)
+            for folder in (target.parent.parent, target.parent):
+                key = str(folder)
+                if key in self._inside_dirs:
+                    continue
+                if os.path.islink(folder):
+                    root = root or os.path.realpath(self._path)
+                    if not _is_within(os.path.realpath(folder), root):
+                        self._refuse(folder)
+                if os.path.isdir(folder):
+                    self._inside_dirs.add(key)
+            if os.path.islink(target):
+                root = root or os.path.realpath(self._path)
+                if not _is_within(os.path.realpath(target), root):
+                    self._refuse(target)
+
+    def _refuse(self, path: Path) -> NoReturn:
+        raise ReadOnlyError(
+            f"Refusing to write through {path}: it is a symlink to "
+            f"{os.path.realpath(path)}, outside the mag folder {self._path}, and writing would "
+            "change that foreign file. Replace the link by a copy of its target "
+            "(e.g. `cp --remove-destination`) to edit it here."
+        )
 
     def _write_handle(self, handle: Any, offset: Vec3Int, data: np.ndarray) -> None:
         try:
