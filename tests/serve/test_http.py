@@ -234,3 +234,45 @@ def test_a_symlinked_layer_serves_its_volume_and_nothing_else(tmp_path: Path) ->
         assert info.status == 200 and json.loads(info.body)["scales"]
         chunk = fetch(server, "/linked/1/0-32_0-32_0-32")
         assert chunk.status == 200 and key not in chunk.body
+
+
+def test_symlinked_wkw_layer_and_scale_folders_leak_nothing(tmp_path: Path) -> None:
+    """A WKW layer folder symlinked outside is served as voxels through the library only; a
+    precomputed scale folder or chunk file symlinked outside is refused even when the foreign
+    file carries a valid chunk name."""
+    key = b"-----BEGIN OPENSSH PRIVATE KEY-----\nsecret\n"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "0-32_0-32_0-32").write_bytes(key * 100)
+    ds = Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
+    for name in ("pc", "pc2"):
+        layer = ds.add_layer(name, "color", data_format="neuroglancerPrecomputed")
+        layer.add_mag(1, chunk_shape=32).write(np.ones((32, 32, 32), np.uint8))
+    wkw_layer = ds.add_layer("w", "color")
+    wkw_layer.add_mag(1).write(np.full((8, 8, 8), 3, np.uint8))
+    shutil.rmtree(ds.path / "pc" / "1")
+    os.symlink(outside, ds.path / "pc" / "1")  # a scale folder leading outside
+    chunk = ds.path / "pc2" / "1" / "0-32_0-32_0-32"
+    chunk.unlink()
+    os.symlink(outside / "0-32_0-32_0-32", chunk)  # one chunk file leading outside
+    shutil.copytree(ds.path / "w", outside / "w", symlinks=True)
+    (outside / "w" / "id_rsa").write_bytes(key)
+    (outside / "w" / "1" / "id_rsa").write_bytes(key)
+    shutil.rmtree(ds.path / "w")
+    os.symlink(outside / "w", ds.path / "w")  # the WKW layer folder lies elsewhere
+    with serve_dataset(ds.path) as server:
+        for target in (
+            "/pc/1/0-32_0-32_0-32",
+            "/pc2/1/0-32_0-32_0-32",
+            "/w/id_rsa",
+            "/w/1/id_rsa",
+            "/w/%2e%2e/outside/w/id_rsa",
+            "/w/1/..%2Fid_rsa",
+        ):
+            for method in ("GET", "HEAD"):
+                reply = fetch(server, target, method)
+                assert 400 <= reply.status < 500, (target, reply.status)
+                assert key not in reply.body
+        voxels = fetch(server, "/w/1/0-8_0-8_0-8")  # the layer's data, read through the library
+        assert voxels.status == 200 and key not in voxels.body
+        assert np.frombuffer(voxels.body, np.uint8).max() == 3
