@@ -454,25 +454,35 @@ class WKWArray:
     def _check_shards_inside(self, bbox: BoundingBox) -> None:
         """Refuse a write whose shard files or their `z*`/`y*` folders are symlinks leaving the
         mag folder (as `cp -rs` makes): writing through them would change files outside the
-        dataset. Folders found inside are cached; shard files are checked on every write."""
-        shard = self._info.shard_shape
+        dataset. Folders found inside are cached; shard files are checked on every write
+        (plain-int loop: this runs on every write)."""
+        edge = self._info.shard_shape.x  # WKW shards are cubic
+        (x0, y0, z0), (x1, y1, z1) = bbox.topleft, bbox.bottomright
+        base = os.fspath(self._path)
         root = ""
-        for box in align_outward(bbox, shard).chunk(shard):
-            target = self.shard_path(box.topleft // shard)
-            for folder in (target.parent.parent, target.parent):
-                key = str(folder)
-                if key in self._inside_dirs:
-                    continue
-                if os.path.islink(folder):
-                    root = root or os.path.realpath(self._path)
-                    if not _is_within(os.path.realpath(folder), root):
-                        self._refuse(folder)
-                if os.path.isdir(folder):
-                    self._inside_dirs.add(key)
-            if os.path.islink(target):
-                root = root or os.path.realpath(self._path)
-                if not _is_within(os.path.realpath(target), root):
-                    self._refuse(target)
+        for z in range(z0 // edge, (z1 - 1) // edge + 1):
+            for y in range(y0 // edge, (y1 - 1) // edge + 1):
+                for folder in (f"{base}/z{z}", f"{base}/z{z}/y{y}"):
+                    if folder in self._inside_dirs:
+                        continue
+                    if os.path.islink(folder):
+                        root = root or os.path.realpath(self._path)
+                        if not _is_within(os.path.realpath(folder), root):
+                            self._refuse(Path(folder))
+                    if os.path.isdir(folder):
+                        self._inside_dirs.add(folder)
+                for x in range(x0 // edge, (x1 - 1) // edge + 1):
+                    target = f"{base}/z{z}/y{y}/x{x}.wkw"
+                    if os.path.islink(target):
+                        root = root or os.path.realpath(self._path)
+                        inside = _is_within(os.path.realpath(target), root)
+                        self._symlinked_shard(Path(target), inside=inside)
+
+    def _symlinked_shard(self, target: Path, *, inside: bool) -> None:
+        """A write is about to touch shard file `target`, a symlink: refuse it if it leaves the
+        mag (subclasses may copy the target instead)."""
+        if not inside:
+            self._refuse(target)
 
     def _refuse(self, path: Path) -> NoReturn:
         raise ReadOnlyError(

@@ -27,7 +27,6 @@ from .._locks import SharedExclusiveLock
 from ..errors import ReadOnlyError, StorageError
 from ..geometry import BoundingBox, Vec3Int
 from ..parallel import run_tasks
-from ._grid import align_outward
 from .backend import ArrayInfo
 from .wkw_array import WKWArray, _parse_header
 
@@ -106,8 +105,6 @@ class SwappableWKWArray(WKWArray):
         super().__init__(path, info=info)
         self._mag_lock = mag_lock(self._path) if locking else None
         self._identity = self._folder_identity()
-        # Shard folders checked to be real folders (not symlinks), so each is checked once.
-        self._own_folders: set[Path] = set()
 
     def __getstate__(self) -> dict[str, Any]:
         return {**super().__getstate__(), "locking": self._mag_lock is not None}
@@ -134,7 +131,6 @@ class SwappableWKWArray(WKWArray):
             self.close()
             WKWArray.__init__(self, self._path, info=_parse_header(self._path))
             self._identity = identity
-            self._own_folders = set()
         return True
 
     @contextlib.contextmanager
@@ -158,35 +154,14 @@ class SwappableWKWArray(WKWArray):
 
     def write(self, offset: Vec3Int, data: np.ndarray) -> None:
         with self._using():
-            if data.ndim == 4:
-                self._own_shards(BoundingBox(offset, data.shape[1:]))
             super().write(offset, data)
 
-    def _own_shards(self, bbox: BoundingBox) -> None:
-        """Make sure a write into `bbox` changes files of this mag only.
-
-        A shard file that is a symlink (as `cp -rs` makes) is replaced by a private copy of what
-        it points to (copy-on-write), so the write never reaches the target; a `z*` or `y*`
-        folder that is a symlink is refused, since creating shards in it would write elsewhere.
-        """
-        if bbox.is_empty() or min(bbox.topleft) < 0:
-            return  # WKWArray.write refuses these
-        shard = self._info.shard_shape
-        for box in align_outward(bbox, shard).chunk(shard):
-            path = self.shard_path(box.topleft // shard)
-            for folder in (path.parent.parent, path.parent):
-                if folder not in self._own_folders:
-                    if folder.is_symlink():
-                        raise ReadOnlyError(
-                            f"{folder} is a symlink: writing shards into it would change files "
-                            f"outside {self._path}. Replace it with a real folder (cp -r) to "
-                            "write here."
-                        )
-                    if folder.is_dir():
-                        self._own_folders.add(folder)
-            if path.is_symlink():
-                self._check_shard_file(os.fspath(path))  # a WKW shard of this array, not /dev/zero
-                _replace_link_with_copy(path)
+    def _symlinked_shard(self, target: Path, *, inside: bool) -> None:
+        """Copy-on-write: a shard file that is a symlink (as `cp -rs` makes) is replaced by a
+        private copy of what it points to before the write, so the write never reaches the
+        target and a `cp -rs` copy stays editable."""
+        self._check_shard_file(os.fspath(target))  # a WKW shard of this array, not /dev/zero
+        _replace_link_with_copy(target)
 
     def list_written_boxes(self) -> Iterator[BoundingBox]:
         with self._using():
