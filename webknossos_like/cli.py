@@ -13,8 +13,10 @@ from .errors import InvalidArgumentError, WebknossosLikeError
 
 _FORMATS = {
     "wkw": "wkw",
+    "zarr3": "zarr3",
     "precomputed": "neuroglancerPrecomputed",
     "neuroglancerPrecomputed": "neuroglancerPrecomputed",
+    "neuroglancer_precomputed": "neuroglancerPrecomputed",
 }
 
 
@@ -110,7 +112,7 @@ def _cmd_compress(args: argparse.Namespace) -> None:
     dataset = _open(args.path, read_only=False)
     with _executor(args) as executor:
         for layer in _layers(dataset, args.layer):
-            if layer.data_format != "wkw":
+            if not layer._format.compresses_in_place:
                 print(
                     f"{layer.name}: skipped ({layer.data_format} layers choose compression per mag at creation)"
                 )

@@ -118,7 +118,7 @@ def test_add_layer_errors_are_builtin_types(dataset: Dataset) -> None:
     with pytest.raises(KeyError):
         dataset.get_layer("nope")
     with pytest.raises(UnsupportedFormatError):
-        dataset.add_layer("z", "color", data_format="zarr3")
+        dataset.add_layer("z", "color", data_format="n5")
 
 
 def test_get_or_add_layer(dataset: Dataset) -> None:

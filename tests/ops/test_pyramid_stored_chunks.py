@@ -14,7 +14,7 @@ from webknossos_like import Dataset
 from webknossos_like.errors import CorruptChunkError, UnsupportedFormatError
 from webknossos_like.geometry import BoundingBox, Vec3Int
 from webknossos_like.ops import interpolation, pyramid
-from webknossos_like.storage.wkw_array import WKWArray, morton_corners
+from webknossos_like.storage.wkw.array import WKWArray, morton_corners
 
 needs_numba = pytest.mark.skipif(
     interpolation.compiled_kernels() is None, reason="the fast path needs the numba kernels"

@@ -208,8 +208,8 @@ WKW_CASES: list[Case] = [
         lambda e: _set_bbox(e, BoundingBox((-8, 0, 0), (8, 8, 8))),
         OutOfBoundsError,
     ),
-    ("chunk shape 0", lambda e: e.layer.add_mag(4, chunk_shape=0), UnsupportedFormatError),
-    ("chunk shape -32", lambda e: e.layer.add_mag(4, chunk_shape=-32), UnsupportedFormatError),
+    ("chunk shape 0", lambda e: e.layer.add_mag(4, chunk_shape=0), InvalidArgumentError),
+    ("chunk shape -32", lambda e: e.layer.add_mag(4, chunk_shape=-32), InvalidArgumentError),
     ("chunk shape 24", lambda e: e.layer.add_mag(4, chunk_shape=24), UnsupportedFormatError),
     (
         "shard < chunk",

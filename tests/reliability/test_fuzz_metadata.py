@@ -246,7 +246,7 @@ NON_FINITE = pytest.mark.regression(
     raises=AssertionError,
     reason="bug: loads_info lets OverflowError/ValueError escape for NaN or Infinity in integer "
     "lists (int(nan)/int(inf) in info._int_list), RecursionError for deeply nested JSON (only "
-    "ValueError is caught around json.loads), and _bare_precomputed.properties_from_info "
+    "ValueError is caught around json.loads), and storage.precomputed.bare.properties_from_info "
     "OverflowError for an infinite resolution ratio (round(inf))",
 )
 LIMITS = pytest.mark.regression(

@@ -24,7 +24,7 @@ import pytest
 
 from webknossos_like import BoundingBox, Dataset, Vec3Int
 from webknossos_like.errors import InvalidNameError, ReadOnlyError, WebknossosLikeError
-from webknossos_like.storage.wkw_array import WKWArray
+from webknossos_like.storage.wkw.array import WKWArray
 
 from ._plan import iter_files
 

@@ -265,7 +265,7 @@ def test_failed_domain_growth_is_rolled_forward_by_the_next_write(
     fmt = FORMATS[fmt_name]
     path = fast_tmp / "ds"
     _setup_100_wide(path, fmt)
-    from webknossos_like.dataset import _precomputed
+    from webknossos_like.storage.precomputed import layer as _precomputed
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise StorageError("injected: info cannot be replaced")

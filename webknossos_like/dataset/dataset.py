@@ -15,6 +15,7 @@ import numpy as np
 from .._atomic import TEMP_PREFIX
 from ..errors import (
     DatasetExistsError,
+    DatasetNotFoundError,
     DTypeError,
     InvalidArgumentError,
     LayerExistsError,
@@ -31,28 +32,27 @@ from ..properties import (
     DatasetId,
     DatasetProperties,
     LayerProperties,
-    MagViewProperties,
     PropertiesFile,
     SegmentationLayerProperties,
     VoxelSize,
     element_class_for,
 )
-from ..storage import WKWArray
-from ._formats import PRECOMPUTED_FORMAT, WKW_FORMAT
+from ..storage import ArrayBackend, formats
+from ..storage.format import BareVolume
 from ._naming import validate_layer_name
 from ._rename import finish_interrupted_renames
-from .layer import AXIS_ORDER, Layer, SegmentationLayer
+from .layer import Layer, SegmentationLayer
 
 if TYPE_CHECKING:
     from ..serve import ServerHandle
-    from ..storage.precomputed.kvstore import KVStore
-    from ._bare_precomputed import InMemoryProperties
+    from ..storage.format import PropertiesSource
 
 T = TypeVar("T")
 
 COLOR_CATEGORY = "color"
 SEGMENTATION_CATEGORY = "segmentation"
-SUPPORTED_DATA_FORMATS = (WKW_FORMAT, PRECOMPUTED_FORMAT)
+#: The format of new layers unless `data_format=` says otherwise.
+DEFAULT_DATA_FORMAT = formats.DEFAULT_DATA_FORMAT
 _COLOR_DTYPES = tuple(
     np.dtype(t) for t in ("uint8", "uint16", "uint32", "int8", "int16", "int32", "float32")
 )
@@ -124,54 +124,52 @@ class Dataset:
     def _init_open(self, path: Path, read_only: bool) -> None:
         self._path = path
         self._read_only = read_only
-        self._properties_file: PropertiesFile | InMemoryProperties = PropertiesFile(path)
+        self._properties_file: PropertiesSource = PropertiesFile(path)
         self._properties: DatasetProperties = self._properties_file.load()
         self._layer_objects: dict[str, Layer] = {}
-        # Set for a bare precomputed volume (an `info`, no properties file): its only layer's store.
-        self._precomputed_root: KVStore | None = None
+        # Set for a bare volume (a precomputed `info` or an OME-Zarr image, no properties file).
+        self._bare: BareVolume | None = None
         self._location = str(path)
         finish_interrupted_renames(self)
 
     @classmethod
     def open(cls, dataset_path: str | os.PathLike[str], read_only: bool = False) -> Dataset:
-        """Open a dataset folder, or a bare precomputed volume (folder or URL) as a one-layer dataset.
+        """Open a dataset folder, or a bare volume (a precomputed folder or URL, an OME-Zarr
+        image folder) as a one-layer dataset.
 
         URLs (`https://`, `precomputed://`, `gs://`) are always read-only.
         `DatasetNotFoundError` if there is nothing to open at the path.
         """
-        from ..storage.precomputed.kvstore import FileKVStore, file_url_to_path, open_kvstore
-
         dataset = cls.__new__(cls)
-        location = os.fspath(dataset_path).removeprefix("precomputed://")
-        if "://" in location and not location.startswith("file://"):
-            dataset._init_bare(
-                open_kvstore(location), location, Path(location.split("://", 1)[1]), True
-            )
+        hint, location = formats.split_location(os.fspath(dataset_path))
+        if formats.is_url(location):
+            volume = formats.open_bare(location, read_only=True, hint=hint)
+            if volume is None:
+                raise DatasetNotFoundError(f"No volume at {location}.")
+            dataset._init_bare(volume, read_only=True)
             return dataset
-        path = (
-            Path(file_url_to_path(location)) if location.startswith("file://") else Path(location)
-        )
+        path = formats.local_path(location)
         try:
-            bare = not (path / PROPERTIES_FILE_NAME).exists() and (path / "info").is_file()
+            listed = (path / PROPERTIES_FILE_NAME).exists()
+            volume = (
+                None if listed else formats.open_bare(str(path), read_only=read_only, hint=hint)
+            )
         except OSError as exc:  # e.g. a path too long for the file system (ENAMETOOLONG)
             raise StorageError(f"Cannot open a dataset at {path}: {exc.strerror}") from exc
-        if bare:
-            store = FileKVStore(path, read_only=read_only)
-            dataset._init_bare(store, str(path), path, read_only)
+        if volume is not None:
+            dataset._init_bare(volume, read_only=read_only)
             return dataset
         dataset._init_open(path, read_only)
         return dataset
 
-    def _init_bare(self, store: KVStore, location: str, path: Path, read_only: bool) -> None:
-        from ._bare_precomputed import load_bare
-
-        self._path = path
+    def _init_bare(self, volume: BareVolume, *, read_only: bool) -> None:
+        self._path = volume.path
         self._read_only = read_only
-        self._properties_file = load_bare(store, location)
+        self._properties_file = volume.properties
         self._properties = self._properties_file.load()
         self._layer_objects = {}
-        self._precomputed_root = store
-        self._location = location
+        self._bare = volume
+        self._location = volume.location
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Dataset.open, (self._location, self._read_only))
@@ -345,7 +343,7 @@ class Dataset:
         *,
         dtype: Any = "uint8",
         num_channels: int = 1,
-        data_format: str = WKW_FORMAT,
+        data_format: str = DEFAULT_DATA_FORMAT,
         bounding_box: BoundingBox | None = None,
         largest_segment_id: int | None = None,
         mappings: list[str] | None = None,
@@ -371,13 +369,10 @@ class Dataset:
             raise InvalidArgumentError(
                 f"num_channels must be a positive int, got {num_channels!r}."
             )
-        if data_format not in SUPPORTED_DATA_FORMATS:
-            raise UnsupportedFormatError(
-                f"Cannot create {data_format!r} layers; supported: {', '.join(SUPPORTED_DATA_FORMATS)}."
-            )
+        storage_format = formats.get_format(data_format)  # UnsupportedFormatError if unknown
+        data_format = storage_format.name
         box = bounding_box if bounding_box is not None else BoundingBox.empty()
-        if data_format == WKW_FORMAT and min(box.topleft) < 0:
-            raise InvalidArgumentError(f"WKW layers cannot have negative coordinates: {box}.")
+        storage_format.check_box(box)
         common: dict[str, Any] = {
             "name": layer_name,
             "category": category,
@@ -415,7 +410,9 @@ class Dataset:
             props.data_layers.append(new_layer)
 
         self._update(add)
-        return self.get_layer(layer_name)
+        layer = self.get_layer(layer_name)
+        storage_format.layer_created(layer)
+        return layer
 
     def get_or_add_layer(
         self,
@@ -424,7 +421,7 @@ class Dataset:
         *,
         dtype: Any = None,
         num_channels: int | None = None,
-        data_format: str = WKW_FORMAT,
+        data_format: str = DEFAULT_DATA_FORMAT,
         **kwargs: Any,
     ) -> Layer:
         """The existing layer (checked against the given category/dtype/channels) or a new one."""
@@ -499,7 +496,7 @@ class Dataset:
     ) -> Layer:
         """Copy a layer (from this or another dataset) with all its mags, shard by shard.
 
-        `data_format` converts on the way (`wkw` <-> `neuroglancerPrecomputed`).
+        `data_format` converts on the way (between `wkw`, `zarr3` and `neuroglancerPrecomputed`).
         """
         name = foreign_layer.name if new_layer_name is None else new_layer_name
         layer = self.add_layer_like(foreign_layer, name, data_format=data_format)
@@ -520,24 +517,29 @@ class Dataset:
         *,
         bounding_box: BoundingBox | None = None,
         largest_segment_id: int | None = None,
+        data_format: str | None = None,
     ) -> Layer:
-        """Register a layer folder of WKW mags already on disk: dtype, channels, mags and bbox."""
+        """Register a layer folder of mags already on disk (WKW or Zarr v3; `data_format` to
+        look for one only): dtype, channels, mags and bbox are read from the files."""
         self._check_writable()
         validate_layer_name(layer_name)
         folder = self._path / layer_name
-        arrays: dict[Mag, WKWArray] = {}
-        for child in sorted(folder.iterdir()) if folder.is_dir() else []:
-            if child.name.startswith(".") or not (child / "header.wkw").exists():
-                continue
+        arrays: dict[Mag, ArrayBackend] = {}
+        storage_format = None
+        for name in formats.format_names() if data_format is None else (data_format,):
             try:
-                mag = Mag(child.name)
-            except ValueError:
-                continue
-            if mag not in arrays:
-                arrays[mag] = WKWArray(child)
-        if not arrays:
+                storage_format = formats.get_format(name)
+            except UnsupportedFormatError:
+                if data_format is not None:
+                    raise
+                continue  # not installed: cannot be what is on disk
+            arrays = storage_format.existing_mags(folder)
+            if arrays:
+                break
+        if not arrays or storage_format is None:
             raise StorageError(
-                f"No WKW mags (folders like '1' or '2-2-1' with header.wkw) in {folder}."
+                f"No mags (folders like '1' or '2-2-1' that a format recognises: {', '.join(formats.format_names())}) in "
+                f"{folder}."
             )
         infos = {(a.info.dtype, a.info.num_channels) for a in arrays.values()}
         if len(infos) != 1:
@@ -558,6 +560,7 @@ class Dataset:
                 num_channels=num_channels,
                 bounding_box=bounding_box,
                 largest_segment_id=largest_segment_id,
+                data_format=storage_format.name,
             )
             if category == SEGMENTATION_CATEGORY
             else self.add_layer(
@@ -566,17 +569,13 @@ class Dataset:
                 dtype=dtype,
                 num_channels=num_channels,
                 bounding_box=bounding_box,
+                data_format=storage_format.name,
             )
         )
         if isinstance(layer, SegmentationLayer) and largest_segment_id is None:
             layer.largest_segment_id = None  # unknown until refresh_largest_segment_id()
         entries = [
-            MagViewProperties(
-                mag=mag.to_list(),
-                path=f"./{layer_name}/{array.path.name}",
-                cube_length=array.info.shard_shape.x,
-                axis_order=dict(AXIS_ORDER),
-            )
+            storage_format.mag_entry(layer_name, mag, array)
             for mag, array in sorted(arrays.items())
         ]
 

@@ -20,7 +20,6 @@ from ..errors import (
     LayerExistsError,
     MagExistsError,
     MagNotFoundError,
-    OutOfBoundsError,
     ReadOnlyError,
     StorageError,
     UnsupportedFormatError,
@@ -36,9 +35,9 @@ from ..properties import (
     SegmentationLayerProperties,
     dtype_per_channel,
 )
-from ..storage import ArrayBackend, WKWArray
-from ..storage.wkw_swap import SwappableWKWArray, recover_swap
-from ._formats import PRECOMPUTED_FORMAT, WKW_FORMAT, LazyModule
+from ..storage import ArrayBackend
+from ..storage.format import MagSettings, StorageFormat
+from ..storage.formats import get_format
 from ._incomplete import abandoned_mags, building, marker
 from ._naming import validate_layer_name
 from ._rename import apply_rename, write_journal
@@ -46,17 +45,7 @@ from .mag_view import MagView
 from .view import View
 
 if TYPE_CHECKING:
-    from . import _precomputed
     from .dataset import Dataset
-else:
-    # Precomputed support (codecs, sharding, HTTP) loads on first use, not at import time.
-    _precomputed = LazyModule("webknossos_like.dataset._precomputed")
-
-DEFAULT_CHUNK_SHAPE = 32
-# Shard (= WKW file) edge: small enough that a small write into a compressed mag stays cheap
-# (webknossos defaults to 1024, materialising multi-MB files for a 32^3 write).
-DEFAULT_SHARD_SHAPE = 128
-AXIS_ORDER = {"c": 0, "x": 1, "y": 2, "z": 3}
 
 
 def bbox_from_properties(props: LayerProperties) -> BoundingBox:
@@ -170,8 +159,20 @@ class Layer:
 
     @property
     def data_format(self) -> str:
-        """The storage format of the layer's mags (`wkw`)."""
+        """The storage format of the layer's mags, as the properties spell it (`wkw`, `zarr3`,
+        `neuroglancerPrecomputed`)."""
         return self._properties.data_format
+
+    @property
+    def _format(self) -> StorageFormat:
+        """The format that stores this layer's mags (`storage.formats`)."""
+        try:
+            return get_format(self.data_format)
+        except UnsupportedFormatError as exc:
+            raise UnsupportedFormatError(
+                f"Layer {self._name!r} has data format {self.data_format!r}, which this version "
+                f"cannot read: {exc}"
+            ) from None
 
     @property
     def num_channels(self) -> int:
@@ -196,7 +197,7 @@ class Layer:
             validate_layer_name(self._name)
         except InvalidNameError:
             return False
-        return self._dataset._precomputed_root is not None or not self._is_foreign(self.path)
+        return self._dataset._bare is not None or not self._is_foreign(self.path)
 
     @property
     def bounding_box(self) -> BoundingBox:
@@ -209,9 +210,7 @@ class Layer:
         if not isinstance(box, BoundingBox):
             raise InvalidArgumentError(f"bounding_box must be a BoundingBox, got {box!r}.")
         self._check_bbox_storable(box)
-
-        if self.data_format == PRECOMPUTED_FORMAT:
-            _precomputed.check_growth(self, self._scale_keys(), box)
+        self._format.before_growth(self, box)
 
         def assign(props: LayerProperties) -> None:
             set_bbox_properties(props, box)
@@ -220,8 +219,7 @@ class Layer:
         self._resized()
 
     def _check_bbox_storable(self, box: BoundingBox) -> None:
-        if self.data_format == WKW_FORMAT and min(box.topleft) < 0:
-            raise OutOfBoundsError(f"WKW layers cannot have negative coordinates: {box}.")
+        self._format.check_box(box)
 
     def __repr__(self) -> str:
         return (
@@ -296,51 +294,38 @@ class Layer:
         raise MagNotFoundError(f"Layer {self._name!r} has no mag {mag.to_layer_name()}.")
 
     def _open_backend(self, mag: Mag, path: Path) -> ArrayBackend:
-        if self.data_format == WKW_FORMAT:
-            read_only = self.read_only or self._is_foreign(path)
-            return SwappableWKWArray(recover_swap(path, read_only=read_only), locking=not read_only)
-        if self.data_format == PRECOMPUTED_FORMAT:
-            if self._dataset._precomputed_root is None and self._is_foreign(path):
-                return _precomputed.open_foreign_scale(path)
-            return _precomputed.open_scale(
-                self, _precomputed.scale_key(self, self._mag_entry(mag).path, mag), mag
-            )
-        raise UnsupportedFormatError(
-            f"Layer {self._name!r} has data format {self.data_format!r}, which this version cannot read."
-        )
+        read_only = self.read_only or self._is_foreign(path)
+        return self._format.open_mag(self, mag, path, read_only=read_only)
 
-    def _scale_keys(self) -> dict[Mag, str]:
-        return {
-            Mag(e.mag): _precomputed.scale_key(self, e.path, Mag(e.mag))
-            for e in self._properties.mags
-        }
+    def _add_mag_entry(self, entry: MagViewProperties) -> None:
+        """List a new mag in the properties (formats call this once its storage exists)."""
+        key = Mag(entry.mag)
+
+        def add(props: LayerProperties) -> None:
+            if any(Mag(existing.mag) == key for existing in props.mags):
+                raise MagExistsError(f"Layer {self._name!r} already has mag {key.to_layer_name()}.")
+            props.mags.append(entry)
+            props.mags.sort(key=lambda e: Mag(e.mag))
+
+        self._update(add)
 
     def _resized(self) -> None:
-        """After the bounding box grew: grow precomputed scale domains and reopen the arrays."""
-        if self.data_format == PRECOMPUTED_FORMAT and self._properties.mags:
-            renamed = _precomputed.sync_domains(self, self._scale_keys())
-            for view in self._mag_views.values():
-                view._array = None
-            if renamed:
-                bare = self._dataset._precomputed_root is not None
-
-                def repoint(props: LayerProperties) -> None:
-                    for entry in props.mags:
-                        old = _precomputed.key_from_path(self, entry.path, Mag(entry.mag))
-                        if old in renamed:
-                            new = renamed[old]
-                            entry.path = new if bare else f"./{self._name}/{new}"
-
-                self._update(repoint)
-                for mag, view in self._mag_views.items():
-                    view._path = self._mag_path(self._mag_entry(mag))
+        """After the bounding box grew: formats that store extents grow them; reopen the arrays."""
+        storage_format = self._format
+        if not storage_format.stores_extents:
+            return
+        storage_format.after_growth(self)
+        for mag, view in self._mag_views.items():
+            view._array = None
+            with contextlib.suppress(MagNotFoundError):  # removed meanwhile
+                view._path = self._mag_path(self._mag_entry(mag))
 
     def _before_write(self, box: BoundingBox, mag: Mag) -> None:
         """Formats that store extents (precomputed) must cover `box` before the data is written."""
-        if self.data_format == PRECOMPUTED_FORMAT and not self.bounding_box.align_with_mag(
+        if self._format.stores_extents and not self.bounding_box.align_with_mag(
             mag, ceil=True
         ).contains_bbox(box):
-            _precomputed.check_growth(self, self._scale_keys(), self.bounding_box.extended_by(box))
+            self._format.before_growth(self, self.bounding_box.extended_by(box))
 
             def grow(props: LayerProperties) -> None:
                 set_bbox_properties(props, bbox_from_properties(props).extended_by(box))
@@ -393,89 +378,35 @@ class Layer:
         chunk_shape: Vec3IntLike | None = None,
         shard_shape: Vec3IntLike | None = None,
         compress: bool = True,
-        *,
-        encoding: str | None = None,
-        sharded: bool = False,
-        jpeg_quality: int | None = None,
+        **format_options: Any,
     ) -> MagView:
         """Create a new mag (storage, properties entry) and return its view.
 
-        WKW: chunk 32, shard 128 by default; `compress` means LZ4HC. Precomputed: chunk 64 by
-        default, a new scale in the layer's `info`; `compress` picks compressed_segmentation for
-        uint32/uint64 segmentation (and gzip inside shards), `encoding=` chooses explicitly (raw,
-        compressed_segmentation, jpeg, png), `sharded=True` writes sharded scales.
+        Defaults depend on the format (docs/storage-formats.md). WKW: chunk 32, shard 128,
+        `compress` means LZ4HC. Zarr v3: chunk 32, shard 128, zstd. Precomputed: chunk 64, a
+        new scale in the layer's `info`; `compress` picks compressed_segmentation for
+        uint32/uint64 segmentation (and gzip inside shards); its `format_options` are
+        `encoding=` (raw, compressed_segmentation, jpeg, png), `sharded=` and `jpeg_quality=`.
         """
         self._check_writable()
         key = Mag(mag)
         if key in self.mags:
             raise MagExistsError(f"Layer {self._name!r} already has mag {key.to_layer_name()}.")
-        if self.data_format not in (WKW_FORMAT, PRECOMPUTED_FORMAT):
-            raise UnsupportedFormatError(f"Cannot add mags to a {self.data_format!r} layer.")
+        storage_format = self._format
         path = self.path / key.to_layer_name()
         if path.exists():
             raise MagExistsError(
                 f"Cannot add mag {key.to_layer_name()} to {self._name!r}: {path} exists but is not "
                 "listed in the properties. Delete it or use Dataset.add_layer_for_existing_files."
             )
-        if self.data_format == PRECOMPUTED_FORMAT:
-            chunk = Vec3Int(
-                _precomputed.DEFAULT_CHUNK_SHAPE if chunk_shape is None else chunk_shape
-            )
-            if not chunk.is_positive(strictly_positive=True):
-                raise InvalidArgumentError(f"chunk_shape must be positive, got {chunk}.")
-            if shard_shape is not None:
-                raise InvalidArgumentError(
-                    "Precomputed shard sizes follow from the sharding spec; pass sharded=True instead."
-                )
-            # Scale and properties entry in one step under the info lock (an orphan scale left
-            # by a killed add_mag is replaced).
-            _precomputed.add_scale(
-                self,
-                key,
-                chunk_shape=chunk,
-                compress=compress,
-                encoding=encoding,
-                sharded=sharded,
-                jpeg_quality=jpeg_quality,
-            )
-            return self.get_mag(key)
-        else:
-            if encoding is not None or sharded:
-                raise InvalidArgumentError(
-                    "encoding= and sharded= apply to precomputed layers only."
-                )
-            chunk = Vec3Int(DEFAULT_CHUNK_SHAPE if chunk_shape is None else chunk_shape)
-            shard = (
-                Vec3Int(shard_shape)
-                if shard_shape is not None
-                else Vec3Int(DEFAULT_SHARD_SHAPE).pairmax(chunk)
-            )
-            WKWArray.create(
-                path,
-                dtype=self.dtype,
-                num_channels=self.num_channels,
-                chunk_shape=chunk,
-                shard_shape=shard,
-                compressed=compress,
-            )
-            entry = MagViewProperties(
-                mag=key.to_list(),
-                path=f"./{self._name}/{key.to_layer_name()}",
-                cube_length=shard.x,
-                axis_order=dict(AXIS_ORDER),
-            )
-
-        def add(props: LayerProperties) -> None:
-            if any(Mag(existing.mag) == key for existing in props.mags):
-                raise MagExistsError(f"Layer {self._name!r} already has mag {key.to_layer_name()}.")
-            props.mags.append(entry)
-            props.mags.sort(key=lambda e: Mag(e.mag))
-
-        try:
-            self._update(add)
-        except BaseException:
-            shutil.rmtree(path, ignore_errors=True)
-            raise
+        settings = MagSettings(
+            chunk_shape=_positive_shape("chunk_shape", chunk_shape),
+            shard_shape=_positive_shape("shard_shape", shard_shape),
+            compress=bool(compress),
+            # Options left at their "off" value are the same as not passing them.
+            options={k: v for k, v in format_options.items() if v is not None and v is not False},
+        )
+        storage_format.add_mag(self, key, settings)
         return self.get_mag(key)
 
     def get_or_add_mag(
@@ -529,8 +460,7 @@ class Layer:
         self._mag_views.pop(key, None)
         if view._array is not None:
             view._array.close()
-        if self.data_format == PRECOMPUTED_FORMAT and self.dataset._precomputed_root is None:
-            _precomputed.remove_scale(self, view.path.name)
+        self._format.remove_mag(self, view.path, listed=True)
         if not self._is_foreign(view.path):
             if view.path.is_symlink():
                 view.path.unlink()
@@ -570,28 +500,18 @@ class Layer:
         compress: bool | None,
     ) -> dict[str, Any]:
         """`add_mag` arguments that store like `source` (same format) or use this format's defaults."""
-        info = source.info
-        same_format = info.data_format == self.data_format
-        settings: dict[str, Any] = {
-            "compress": info.compressed if compress is None else compress,
-            "chunk_shape": chunk_shape
-            if chunk_shape is not None
-            else (info.chunk_shape if same_format else None),
+        requested = MagSettings(
+            chunk_shape=_positive_shape("chunk_shape", chunk_shape),
+            shard_shape=_positive_shape("shard_shape", shard_shape),
+            compress=compress,
+        )
+        settings = self._format.settings_like(self, source, requested)
+        return {
+            "chunk_shape": settings.chunk_shape,
+            "shard_shape": settings.shard_shape,
+            "compress": source.info.compressed if settings.compress is None else settings.compress,
+            **settings.options,
         }
-        if self.data_format == PRECOMPUTED_FORMAT:
-            from ..storage.precomputed.array import PrecomputedArray
-
-            if same_format and compress is None and isinstance(source._backend, PrecomputedArray):
-                scale = source._backend.scale
-                settings["encoding"] = scale.encoding
-                settings["sharded"] = scale.sharding is not None
-        else:
-            settings["shard_shape"] = (
-                shard_shape
-                if shard_shape is not None
-                else (info.shard_shape if same_format else None)
-            )
-        return settings
 
     # -- pyramids -------------------------------------------------------------------------------
     def downsample_mag(
@@ -672,9 +592,7 @@ class Layer:
     def _remove_unlisted_storage(self, mag: Mag) -> None:
         """Delete what an interrupted `add_mag` made for a mag the properties do not list."""
         folder = self.path / mag.to_layer_name()
-        if self.data_format == PRECOMPUTED_FORMAT and self._dataset._precomputed_root is None:
-            with contextlib.suppress(UnsupportedFormatError):  # no info file yet
-                _precomputed.remove_scale(self, mag.to_layer_name())
+        self._format.remove_mag(self, folder, listed=False)
         if folder.is_symlink():
             folder.unlink()
         elif folder.is_dir():
@@ -848,6 +766,16 @@ class SegmentationLayer(Layer):
         )
         self.largest_segment_id = max(maxima, default=0)
         return max(maxima, default=0)
+
+
+def _positive_shape(name: str, shape: Vec3IntLike | None) -> Vec3Int | None:
+    """A chunk or shard shape argument as a `Vec3Int` (None stays None); must be positive."""
+    if shape is None:
+        return None
+    value = Vec3Int(shape)
+    if not value.is_positive(strictly_positive=True):
+        raise InvalidArgumentError(f"{name} must be positive, got {value}.")
+    return value
 
 
 def _max_label(view: Any) -> int:

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._atomic import TEMP_PREFIX
-from ..errors import ReadOnlyError, UnsupportedFormatError
+from ..errors import ReadOnlyError
 from ..geometry import BoundingBox, Mag
-from ..parallel import run_tasks
-from ..storage import ArrayBackend, WKWArray
-from ..storage.wkw_swap import SwappableWKWArray
+from ..storage import ArrayBackend
 from .view import View
 
 if TYPE_CHECKING:
@@ -85,44 +80,21 @@ class MagView(View):
     def compress(
         self, target_path: str | os.PathLike[str] | None = None, executor: Executor | None = None
     ) -> None:
-        """Rewrite this mag with LZ4HC compression, shard by shard.
+        """Rewrite this mag compressed (WKW: LZ4HC; Zarr v3: zstd), shard by shard.
 
         Without `target_path` the compressed copy is built beside the mag and swapped in place
-        (writes by other processes meanwhile are kept: see `SwappableWKWArray.compress_in_place`);
+        (WKW keeps writes by other processes meanwhile: see `SwappableWKWArray.compress_in_place`);
         with it, the copy is written there and this mag is left as it is.
         """
         if target_path is None and self.read_only:
             raise ReadOnlyError(f"{self!r} is read-only and cannot be compressed in place.")
-        source = self._backend
-        if not isinstance(source, WKWArray):
-            raise UnsupportedFormatError(
-                f"compress() supports WKW mags, not {source.info.data_format}."
-            )
+        storage_format = self._layer._format
+        desc = f"Compressing mag {self.name}"
         if target_path is None:
-            if not isinstance(source, SwappableWKWArray):
-                raise ReadOnlyError(f"{self!r} is read-only and cannot be compressed in place.")
-            source.compress_in_place(executor, desc=f"Compressing mag {self.name}")
+            storage_format.compress_in_place(self._backend, executor, desc)
             self._array = None
             return
-        scratch = self._path.parent / f"{TEMP_PREFIX}{self.name}-compress-{uuid.uuid4().hex}"
-        target = WKWArray.create(
-            scratch,
-            dtype=source.info.dtype,
-            num_channels=source.info.num_channels,
-            chunk_shape=source.info.chunk_shape,
-            shard_shape=source.info.shard_shape,
-            compressed=True,
-        )
-        try:
-            run_tasks(
-                _copy_box,
-                [(source, target, box) for box in source.list_written_boxes()],
-                executor,
-                desc=f"Compressing mag {self.name}",
-            )
-            os.replace(scratch, Path(target_path))
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        storage_format.compress_to(self._backend, Path(target_path), executor, desc)
 
 
 class _LayerView(View):
@@ -157,9 +129,3 @@ _UNOPENED: Any = _Unopened()
 
 def _get_mag_view(layer: Layer, mag: Mag) -> MagView:
     return layer.get_mag(mag)
-
-
-def _copy_box(task: tuple[ArrayBackend, ArrayBackend, BoundingBox]) -> None:
-    """Copy one stored shard (mag coordinates) between arrays; module-level so it pickles."""
-    source, target, box = task
-    target.write(box.topleft, source.read(box))

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..geometry import BoundingBox, Mag, Vec3Int
 from ..parallel import run_tasks
-from ..storage.wkw_array import WKWArray, morton_corners
+from ..storage.wkw.array import WKWArray, morton_corners
 from ._stored import StoredShards
 from .interpolation import compiled_kernels, downsample_data, upsample_data
 
@@ -172,7 +172,8 @@ def _halve(box: BoundingBox, grid: Vec3Int) -> list[BoundingBox]:
 
 
 def _work_boxes(target: MagView, region: BoundingBox) -> list[BoundingBox]:
-    """The target's shards in `region`; for raw WKW targets with fewer than `_MIN_TASKS` shards,
+    """The target's shards in `region`; for targets that take chunk-parallel writes (raw WKW)
+    with fewer than `_MIN_TASKS` shards,
     split further along chunk lines so coarse mags keep every worker busy.
 
     Raw WKW shards are patched in place chunk by chunk, so writers of disjoint chunk-aligned
@@ -180,7 +181,7 @@ def _work_boxes(target: MagView, region: BoundingBox) -> list[BoundingBox]:
     """
     boxes = list(target.shard_aligned_boxes(region))
     info = target.info
-    if info.data_format != "wkw" or info.compressed:
+    if not info.chunk_parallel_writes:
         return boxes
     grid = info.chunk_shape * target.mag.as_vec3_int
     while len(boxes) < _MIN_TASKS:
@@ -212,7 +213,7 @@ def _chain_depth(boxes: list[BoundingBox], region: BoundingBox, targets: list[Ma
     """How many of `targets` one task per box can compute: the first from the source, each
     further one from the level before it in memory.
 
-    A further target qualifies when it is raw WKW and every box starts and ends on its chunk
+    A further target qualifies when it takes chunk-parallel writes (raw WKW) and every box starts and ends on its chunk
     grid or at the edge of `region`: then the tasks write disjoint chunks of its shards (safe in
     place, see `_work_boxes`) and need no voxel another task computes (what lies beyond the
     region's edge is outside the layer, filled by edge padding).
@@ -220,7 +221,7 @@ def _chain_depth(boxes: list[BoundingBox], region: BoundingBox, targets: list[Ma
     depth = 1
     for target in targets[1:]:
         info = target.info
-        if info.data_format != "wkw" or info.compressed:
+        if not info.chunk_parallel_writes:
             break
         grid = info.chunk_shape * target.mag.as_vec3_int
         start, end = region.topleft, region.bottomright

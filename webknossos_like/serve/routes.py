@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from ..dataset._formats import PRECOMPUTED_FORMAT
-from ..dataset._precomputed import layer_store, read_layer_info
 from ..errors import WebknossosLikeError
 from ..geometry import BoundingBox, Mag, Vec3Int, Vec3IntLike
 from ..properties import LENGTH_UNIT_TO_NANOMETER, PROPERTIES_FILE_NAME
 from ..storage.precomputed.codecs import encode_chunk
 from ..storage.precomputed.kvstore import FileKVStore, KVStore
+from ..storage.precomputed.layer import layer_store, read_layer_info
 
 if TYPE_CHECKING:
     from ..dataset import Dataset, Layer, MagView
@@ -601,7 +600,7 @@ class Catalog:
             old = self._layers.get(name)
             source: LayerSource
             try:
-                if layer.data_format == PRECOMPUTED_FORMAT:
+                if layer._format.served_as_is:
                     source = PassthroughLayer(layer)
                 else:
                     source = DynamicLayer(layer, voxel_size, self._chunk_shape)

@@ -27,6 +27,9 @@ class ArrayInfo:
     compressed: bool
     # Where the storage's chunk/shard grid is anchored (precomputed: `voxel_offset`), in mag voxels.
     grid_origin: Vec3Int = attrs.field(factory=Vec3Int.zeros)
+    # Whether writers of disjoint chunk-aligned parts of one shard may run at once (raw WKW
+    # patches chunks in place); otherwise shards are rewritten whole and must not be shared.
+    chunk_parallel_writes: bool = False
 
     @property
     def write_alignment(self) -> Vec3Int:

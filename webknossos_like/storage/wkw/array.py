@@ -16,8 +16,8 @@ from typing import Any, NoReturn
 import numpy as np
 import wkw
 
-from .._atomic import TEMP_PREFIX, current_umask, make_temp_dir
-from ..errors import (
+from ..._atomic import TEMP_PREFIX, current_umask, make_temp_dir
+from ...errors import (
     CorruptChunkError,
     DataShapeError,
     DTypeError,
@@ -26,9 +26,9 @@ from ..errors import (
     StorageError,
     UnsupportedFormatError,
 )
-from ..geometry import BoundingBox, Vec3Int
-from ._grid import align_outward
-from .backend import ArrayInfo, check_read_size
+from ...geometry import BoundingBox, Vec3Int
+from .._grid import align_outward
+from ..backend import ArrayInfo, check_read_size
 
 HEADER_FILE = "header.wkw"
 BLOCK_TYPE_RAW = 1
@@ -96,6 +96,7 @@ def _parse_header(path: Path) -> ArrayInfo:
         chunk_shape=Vec3Int(block_len),
         shard_shape=Vec3Int(block_len * file_len),
         compressed=block_type != BLOCK_TYPE_RAW,
+        chunk_parallel_writes=block_type == BLOCK_TYPE_RAW,
     )
 
 

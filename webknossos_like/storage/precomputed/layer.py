@@ -16,35 +16,41 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
-from .._locks import ExclusiveLock, SharedExclusiveLock, exclusive_lock
-from ..errors import (
+from ..._locks import ExclusiveLock, SharedExclusiveLock, exclusive_lock
+from ...errors import (
     DatasetNotFoundError,
     MagExistsError,
     OutOfBoundsError,
     StorageError,
     UnsupportedFormatError,
 )
-from ..geometry import BoundingBox, Mag, Vec3Int
-from ..ops._stored import StoredShards
-from ..properties import LayerProperties, MagViewProperties
-from ..storage.precomputed.array import PrecomputedArray, read_info
-from ..storage.precomputed.codecs import check_encoding
-from ..storage.precomputed.info import MAX_INFO_BYTES, ScaleInfo, VolumeInfo, dumps_info, loads_info
-from ..storage.precomputed.kvstore import FileKVStore, KVStore
-from ..storage.precomputed.sharding import choose_sharding_spec
+from ...geometry import BoundingBox, Mag, Vec3Int
+from ...ops._stored import StoredShards
+from ...properties import LayerProperties, MagViewProperties
+from .array import PrecomputedArray, read_info
+from .codecs import check_encoding
+from .info import MAX_INFO_BYTES, ScaleInfo, VolumeInfo, dumps_info, loads_info
+from .kvstore import FileKVStore, KVStore
+from .sharding import choose_sharding_spec
 
 if TYPE_CHECKING:
-    from .layer import Layer
+    from ...dataset.layer import Layer
 
 
 DEFAULT_CHUNK_SHAPE = 64
 _LOCAL_LOCK = threading.RLock()
 
 
+def _is_bare(layer: Layer) -> bool:
+    """Whether the layer is a bare volume (an `info`, no properties file) opened as a dataset."""
+    return layer.dataset._bare is not None
+
+
 def layer_store(layer: Layer) -> KVStore:
     """The key-value store rooted at the layer's folder (where `info` lives)."""
-    root = layer.dataset._precomputed_root
-    if root is not None:
+    bare = layer.dataset._bare
+    if bare is not None:
+        root: KVStore = bare.root
         return root
     # Fenced at the dataset folder: no key of this layer can write outside the dataset.
     return FileKVStore(layer.dataset.path, read_only=layer.read_only).child(layer.name)
@@ -59,7 +65,7 @@ def key_from_path(layer: Layer, mag_path: str | None, mag: Mag) -> str:
     """The scale key a mag path names (its folder relative to the layer folder)."""
     if mag_path is None:
         return mag.to_layer_name()
-    if layer.dataset._precomputed_root is not None:
+    if _is_bare(layer):
         return mag_path
     prefix = f"./{layer.name}/"
     return mag_path[len(prefix) :] if mag_path.startswith(prefix) else Path(mag_path).name
@@ -72,7 +78,7 @@ def scale_key(layer: Layer, mag_path: str | None, mag: Mag) -> str:
     properties still name the old one), the scale whose resolution matches the mag is used.
     """
     key = key_from_path(layer, mag_path, mag)
-    if layer.dataset._precomputed_root is not None:
+    if _is_bare(layer):
         return key
     try:
         info = read_layer_info(layer)
@@ -90,7 +96,7 @@ def scale_key(layer: Layer, mag_path: str | None, mag: Mag) -> str:
 
 
 def _info_lock(layer: Layer) -> Any:
-    if layer.dataset._precomputed_root is not None:
+    if _is_bare(layer):
         return _LOCAL_LOCK
     layer.path.mkdir(parents=True, exist_ok=True)
     return exclusive_lock(layer.path / ".info.lock")
@@ -116,7 +122,7 @@ def update_info(layer: Layer, mutate: Callable[[VolumeInfo | None], VolumeInfo])
 
 def read_layer_info(layer: Layer) -> VolumeInfo:
     """The layer's `info` (raises if it is missing)."""
-    from ..storage.precomputed.array import read_info
+    from .array import read_info
 
     return read_info(layer_store(layer))
 
@@ -156,7 +162,7 @@ class _GridLock:
     """
 
     def __init__(self, layer: Layer) -> None:
-        self._bare = layer.dataset._precomputed_root is not None or layer.read_only
+        self._bare = _is_bare(layer) or layer.read_only
         self._path = layer.path / ".info.lock"
         self._shared = SharedExclusiveLock(self._path)
         self._pid = -1
@@ -348,7 +354,7 @@ def add_scale(
         sharding=sharding,
         jpeg_quality=jpeg_quality if encoding == "jpeg" else None,
     )
-    bare = layer.dataset._precomputed_root is not None
+    bare = _is_bare(layer)
     entry = MagViewProperties(mag=mag.to_list(), path=key if bare else f"./{layer.name}/{key}")
 
     def refuse_listed(props: LayerProperties) -> None:
@@ -518,3 +524,28 @@ def chunk_key(key: str, box: BoundingBox) -> str:
     """The unsharded chunk file of `box` in scale `key`."""
     (x0, y0, z0), (x1, y1, z1) = box.topleft, box.bottomright
     return f"{key}/{x0}-{x1}_{y0}-{y1}_{z0}-{z1}"
+
+
+def scale_keys(layer: Layer) -> dict[Mag, str]:
+    """The scale key of every mag the properties list."""
+    return {Mag(e.mag): scale_key(layer, e.path, Mag(e.mag)) for e in layer._properties.mags}
+
+
+def grow_scales(layer: Layer) -> None:
+    """After the layer box grew: grow every scale's domain, and point the properties at the
+    new keys of sharded scales that were re-gridded under a new key."""
+    if not layer._properties.mags:
+        return
+    renamed = sync_domains(layer, scale_keys(layer))
+    if not renamed:
+        return
+    bare = _is_bare(layer)
+
+    def repoint(props: LayerProperties) -> None:
+        for entry in props.mags:
+            old = key_from_path(layer, entry.path, Mag(entry.mag))
+            if old in renamed:
+                new = renamed[old]
+                entry.path = new if bare else f"./{layer.name}/{new}"
+
+    layer._update(repoint)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import re
-import threading
 import urllib.parse
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from ..geometry import Mag
-from ..properties import (
+from ...geometry import Mag
+from ...properties import (
     BoundingBoxProperties,
     DatasetId,
     DatasetProperties,
@@ -21,48 +18,10 @@ from ..properties import (
     VoxelSize,
     element_class_for,
 )
-from ..storage.precomputed.array import read_info
-from ..storage.precomputed.info import VolumeInfo
-from ..storage.precomputed.kvstore import KVStore
-from ._formats import PRECOMPUTED_FORMAT
-
-T = TypeVar("T")
-
-
-class InMemoryProperties:
-    """Stands in for `PropertiesFile` when the metadata lives in the volume's `info` only."""
-
-    def __init__(self, properties: DatasetProperties, location: str) -> None:
-        self._properties = properties
-        self._lock = threading.RLock()
-        self.path = location
-
-    def load(self) -> DatasetProperties:
-        """A copy of the current properties."""
-        with self._lock:
-            return copy.deepcopy(self._properties)
-
-    @property
-    def lock(self) -> threading.RLock:
-        """The in-process lock guarding the properties (there is no file to lock)."""
-        return self._lock
-
-    def is_stale(self) -> bool:
-        """Never: every change goes through this object."""
-        return False
-
-    def save(self, props: DatasetProperties) -> None:
-        """Replace the in-memory properties."""
-        with self._lock:
-            self._properties = copy.deepcopy(props)
-
-    def update(self, mutate: Callable[[DatasetProperties], T]) -> tuple[DatasetProperties, T]:
-        """Apply `mutate` to a copy and keep it if `mutate` succeeds."""
-        with self._lock:
-            working = copy.deepcopy(self._properties)
-            result = mutate(working)
-            self._properties = working
-            return copy.deepcopy(working), result
+from ...properties.in_memory import InMemoryProperties
+from .array import read_info
+from .info import VolumeInfo
+from .kvstore import KVStore
 
 
 def _layer_name(location: str) -> str:
@@ -104,7 +63,7 @@ def properties_from_info(info: VolumeInfo, location: str) -> DatasetProperties:
             height=domain.size.y,
             depth=domain.size.z,
         ),
-        "data_format": PRECOMPUTED_FORMAT,
+        "data_format": "neuroglancerPrecomputed",
         "mags": mags,
         "num_channels": info.num_channels,
         "element_class": element_class_for(info.data_type, info.num_channels),

@@ -22,13 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import TEMP_PREFIX, atomic_write_bytes
-from .._locks import SharedExclusiveLock
-from ..errors import ReadOnlyError, StorageError
-from ..geometry import BoundingBox, Vec3Int
-from ..parallel import run_tasks
-from .backend import ArrayInfo
-from .wkw_array import WKWArray, _parse_header
+from ..._atomic import TEMP_PREFIX, atomic_write_bytes
+from ..._locks import SharedExclusiveLock
+from ...errors import ReadOnlyError, StorageError
+from ...geometry import BoundingBox, Vec3Int
+from ...parallel import run_tasks
+from ..backend import ArrayInfo
+from .array import WKWArray, _parse_header
 
 __all__ = ["SwappableWKWArray", "mag_lock", "recover_swap"]
 

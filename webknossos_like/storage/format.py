@@ -1,0 +1,173 @@
+"""The contract between the object model and one on-disk format (the storage seam).
+
+`dataset/` never names a format: it asks the layer's `StorageFormat` (found by name in
+`storage.formats`) to create, open and remove mag arrays, and to keep the format's own
+layer-level metadata (precomputed `info`, OME `zarr.json`) in step with the properties JSON.
+A format is one package under `storage/` plus one registry line; see docs/storage-formats.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+
+import attrs
+
+from ..errors import InvalidArgumentError, OutOfBoundsError, UnsupportedFormatError
+from ..geometry import BoundingBox, Mag, Vec3Int
+from .backend import ArrayBackend
+
+if TYPE_CHECKING:
+    from ..dataset.layer import Layer
+    from ..dataset.view import View
+    from ..properties import DatasetProperties, MagViewProperties
+
+T = TypeVar("T")
+
+
+class PropertiesSource(Protocol):
+    """Where a dataset's metadata lives: `PropertiesFile`, or a bare volume's in-memory copy."""
+
+    path: Any
+
+    def load(self) -> DatasetProperties: ...
+
+    def save(self, props: DatasetProperties) -> None: ...
+
+    def update(self, mutate: Callable[[DatasetProperties], T]) -> tuple[DatasetProperties, T]: ...
+
+    def is_stale(self) -> bool: ...
+
+    @property
+    def lock(self) -> Any: ...
+
+
+@attrs.frozen
+class BareVolume:
+    """A volume without `datasource-properties.json` (a precomputed `info`, an OME-Zarr image)
+    opened as a one-layer dataset: its derived properties and the format's handle on its root."""
+
+    properties: PropertiesSource
+    root: Any
+    location: str
+    path: Path
+
+
+@attrs.frozen
+class MagSettings:
+    """What `Layer.add_mag` was asked for; `None` means the format's default.
+
+    `options` holds the format's own keywords (precomputed: `encoding`, `sharded`,
+    `jpeg_quality`); each format refuses the ones it does not know.
+    """
+
+    chunk_shape: Vec3Int | None
+    shard_shape: Vec3Int | None
+    #: None only while `settings_like` works out a copy's settings: "as the source".
+    compress: bool | None
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+class StorageFormat:
+    """One on-disk format, seen from the object model. Subclasses override what differs.
+
+    Every hook gets the `Layer` it acts for; the layer offers its properties (`_properties`,
+    `_update(mutate)` under the properties lock), its folder, dtype, channels and dataset.
+    """
+
+    #: The spelling in `datasource-properties.json` (`dataFormat`).
+    name: ClassVar[str]
+    #: Other spellings users pass (e.g. tensorstore's driver names).
+    aliases: ClassVar[tuple[str, ...]] = ()
+    #: Whether volumes of this format open from URLs (`https://`, `gs://`), read-only.
+    remote: ClassVar[bool] = False
+    #: Whether layer boxes may start below zero.
+    negative_offsets: ClassVar[bool] = False
+    #: Whether the format stores extents that must cover a box before data is written there
+    #: (`before_growth` runs, and the box is saved, before the voxels are written).
+    stores_extents: ClassVar[bool] = False
+    #: Whether `serve` hands the stored chunks out as they are (they are precomputed already).
+    served_as_is: ClassVar[bool] = False
+    #: Whether `compress_in_place` is supported (mags rewritten compressed in place).
+    compresses_in_place: ClassVar[bool] = False
+
+    # -- creating, opening and removing mags ----------------------------------------------------
+    def add_mag(self, layer: Layer, mag: Mag, settings: MagSettings) -> None:
+        """Create the mag's storage and its properties entry (an orphan left by a killed
+        `add_mag` may be replaced). Raise `MagExistsError` if the properties list it already."""
+        raise NotImplementedError
+
+    def open_mag(self, layer: Layer, mag: Mag, path: Path, *, read_only: bool) -> ArrayBackend:
+        """The array of one mag stored at `path` (`read_only`: the dataset or the folder is
+        not ours to change)."""
+        raise NotImplementedError
+
+    def remove_mag(self, layer: Layer, path: Path, *, listed: bool) -> None:
+        """Update the layer-level metadata for a mag about to be deleted (its folder is removed
+        by the caller). `listed` is False for storage an interrupted `add_mag` left unlisted."""
+
+    def existing_mags(self, folder: Path) -> dict[Mag, ArrayBackend]:
+        """The mag arrays already in a layer folder (`Dataset.add_layer_for_existing_files`)."""
+        return {}
+
+    def mag_entry(self, layer_name: str, mag: Mag, array: ArrayBackend) -> MagViewProperties:
+        """The properties entry of a mag found by `existing_mags`."""
+        raise UnsupportedFormatError(f"{self.name} cannot register existing mags.")
+
+    # -- the layer box ---------------------------------------------------------------------------
+    def check_box(self, box: BoundingBox) -> None:
+        """Refuse a layer box the format cannot store (e.g. negative coordinates)."""
+        if not self.negative_offsets and not box.is_empty() and min(box.topleft) < 0:
+            raise OutOfBoundsError(f"{self.name} layers cannot have negative coordinates: {box}.")
+
+    def before_growth(self, layer: Layer, box: BoundingBox) -> None:
+        """Check (before anything is saved) that the layer box can grow to `box`."""
+
+    def after_growth(self, layer: Layer) -> None:
+        """Bring the format's stored extents in line with the (grown) layer box."""
+
+    def layer_created(self, layer: Layer) -> None:
+        """Write the layer-level metadata of a new layer (e.g. an OME group)."""
+
+    # -- copying and compressing -----------------------------------------------------------------
+    def settings_like(self, layer: Layer, source: View, requested: MagSettings) -> MagSettings:
+        """The settings of a new mag that stores like `source` (same format) where nothing
+        else is requested, or this format's defaults."""
+        info = source.info
+        same_format = info.data_format == self.name
+        return MagSettings(
+            chunk_shape=requested.chunk_shape
+            if requested.chunk_shape is not None
+            else (info.chunk_shape if same_format else None),
+            shard_shape=requested.shard_shape
+            if requested.shard_shape is not None
+            else (info.shard_shape if same_format else None),
+            compress=requested.compress,
+            options=requested.options,
+        )
+
+    def compress_in_place(self, array: ArrayBackend, executor: Executor | None, desc: str) -> None:
+        """Rewrite a mag compressed, in place, keeping concurrent writes."""
+        raise UnsupportedFormatError(f"compress() does not support {self.name} mags.")
+
+    def compress_to(
+        self, array: ArrayBackend, target: Path, executor: Executor | None, desc: str
+    ) -> None:
+        """Write a compressed copy of a mag to `target`, leaving the mag as it is."""
+        raise UnsupportedFormatError(f"compress() does not support {self.name} mags.")
+
+    # -- volumes without properties --------------------------------------------------------------
+    def open_bare(self, location: str, *, read_only: bool) -> BareVolume | None:
+        """Open `location` as a bare volume of this format, or None if it is not one."""
+        return None
+
+    # -- helpers for subclasses ------------------------------------------------------------------
+    @staticmethod
+    def refuse_options(name: str, settings: MagSettings) -> None:
+        """Refuse format keywords a format does not take."""
+        if settings.options:
+            raise InvalidArgumentError(
+                f"{', '.join(sorted(settings.options))} do not apply to {name} layers."
+            )

@@ -1,0 +1,129 @@
+"""WKW as a `StorageFormat`: one folder of shard files per mag, through the `wkw` package."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from ..._atomic import TEMP_PREFIX
+from ...errors import ReadOnlyError, UnsupportedFormatError
+from ...geometry import BoundingBox, Mag, Vec3Int
+from ...parallel import run_tasks
+from ...properties import MagViewProperties
+from ..backend import ArrayBackend
+from ..format import MagSettings, StorageFormat
+from .array import HEADER_FILE, WKWArray
+from .swap import SwappableWKWArray, recover_swap
+
+if TYPE_CHECKING:
+    from ...dataset.layer import Layer
+
+DEFAULT_CHUNK_SHAPE = 32
+# Shard (= WKW file) edge: small enough that a small write into a compressed mag stays cheap
+# (webknossos defaults to 1024, materialising multi-MB files for a 32^3 write).
+DEFAULT_SHARD_SHAPE = 128
+AXIS_ORDER = {"c": 0, "x": 1, "y": 2, "z": 3}
+
+
+class WKWFormat(StorageFormat):
+    """Local folders of `.wkw` shard files (raw, LZ4, LZ4HC); no negative coordinates."""
+
+    name: ClassVar[str] = "wkw"
+    compresses_in_place: ClassVar[bool] = True
+
+    def add_mag(self, layer: Layer, mag: Mag, settings: MagSettings) -> None:
+        """A new WKW folder (`compress` = LZ4HC), listed in the properties."""
+        self.refuse_options(self.name, settings)
+        chunk = settings.chunk_shape or Vec3Int(DEFAULT_CHUNK_SHAPE)
+        shard = settings.shard_shape or Vec3Int(DEFAULT_SHARD_SHAPE).pairmax(chunk)
+        path = layer.path / mag.to_layer_name()
+        WKWArray.create(
+            path,
+            dtype=layer.dtype,
+            num_channels=layer.num_channels,
+            chunk_shape=chunk,
+            shard_shape=shard,
+            compressed=bool(settings.compress),
+        )
+        entry = MagViewProperties(
+            mag=mag.to_list(),
+            path=f"./{layer.name}/{mag.to_layer_name()}",
+            cube_length=shard.x,
+            axis_order=dict(AXIS_ORDER),
+        )
+        try:
+            layer._add_mag_entry(entry)
+        except BaseException:
+            shutil.rmtree(path, ignore_errors=True)
+            raise
+
+    def open_mag(self, layer: Layer, mag: Mag, path: Path, *, read_only: bool) -> ArrayBackend:
+        """The mag behind its swap lock (`SwappableWKWArray`), after finishing a killed swap."""
+        return SwappableWKWArray(recover_swap(path, read_only=read_only), locking=not read_only)
+
+    def existing_mags(self, folder: Path) -> dict[Mag, ArrayBackend]:
+        """Mag folders (`1`, `2-2-1`, `2`) holding a `header.wkw`."""
+        arrays: dict[Mag, ArrayBackend] = {}
+        for child in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if child.name.startswith(".") or not (child / HEADER_FILE).exists():
+                continue
+            try:
+                mag = Mag(child.name)
+            except ValueError:
+                continue
+            if mag not in arrays:
+                arrays[mag] = WKWArray(child)
+        return arrays
+
+    def mag_entry(self, layer_name: str, mag: Mag, array: ArrayBackend) -> MagViewProperties:
+        """The entry webknossos writes for a WKW mag: path, cube length, axis order."""
+        assert isinstance(array, WKWArray)  # made by existing_mags
+        return MagViewProperties(
+            mag=mag.to_list(),
+            path=f"./{layer_name}/{array.path.name}",
+            cube_length=array.info.shard_shape.x,
+            axis_order=dict(AXIS_ORDER),
+        )
+
+    def compress_in_place(self, array: ArrayBackend, executor: Executor | None, desc: str) -> None:
+        """LZ4HC copy beside the mag, swapped in (see `SwappableWKWArray.compress_in_place`)."""
+        if not isinstance(array, SwappableWKWArray):
+            raise ReadOnlyError(f"{desc}: the mag is read-only and cannot be compressed in place.")
+        array.compress_in_place(executor, desc=desc)
+
+    def compress_to(
+        self, array: ArrayBackend, target: Path, executor: Executor | None, desc: str
+    ) -> None:
+        """An LZ4HC copy of the mag at `target`; the mag itself is left as it is."""
+        if not isinstance(array, WKWArray):
+            raise UnsupportedFormatError(f"{desc}: not a WKW mag.")
+        scratch = array.path.parent / f"{TEMP_PREFIX}{array.path.name}-compress-{uuid.uuid4().hex}"
+        info = array.info
+        copy = WKWArray.create(
+            scratch,
+            dtype=info.dtype,
+            num_channels=info.num_channels,
+            chunk_shape=info.chunk_shape,
+            shard_shape=info.shard_shape,
+            compressed=True,
+        )
+        try:
+            run_tasks(
+                _copy_box,
+                [(array, copy, box) for box in array.list_written_boxes()],
+                executor,
+                desc=desc,
+            )
+            os.replace(scratch, target)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _copy_box(task: tuple[ArrayBackend, ArrayBackend, BoundingBox]) -> None:
+    """Copy one stored shard (mag coordinates) between arrays; module-level so it pickles."""
+    source, target, box = task
+    target.write(box.topleft, source.read(box))

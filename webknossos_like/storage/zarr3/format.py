@@ -1,0 +1,243 @@
+"""Zarr v3 as a `StorageFormat`: webknossos' layout, one sharded array per mag.
+
+`<dataset>/zarr.json` and `<layer>/zarr.json` are OME-NGFF 0.5 groups (the layer group lists
+every mag under `multiscales`); `<layer>/<mag>/zarr.json` is the array. The group metadata is
+derived from the properties JSON under its lock whenever a mag is added or removed, so it is
+never more than one mag change behind, and the next change repairs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..._atomic import TEMP_PREFIX, atomic_write_text
+from ...errors import ReadOnlyError, StorageError, UnsupportedFormatError
+from ...geometry import BoundingBox, Mag, Vec3Int
+from ...parallel import run_tasks
+from ...properties import LENGTH_UNIT_TO_NANOMETER, MagViewProperties
+from ..backend import ArrayBackend
+from ..format import BareVolume, MagSettings, StorageFormat
+
+if TYPE_CHECKING:
+    from ...dataset.layer import Layer
+
+FORMAT_NAME = "zarr3"
+DEFAULT_CHUNK_SHAPE = 32
+# Shard edge: as for WKW (webknossos writes 1024^3 shards, which makes a small write into a
+# compressed mag rewrite a shard of up to 1 GiB of voxels).
+DEFAULT_SHARD_SHAPE = 128
+AXIS_ORDER = {"c": 0, "x": 1, "y": 2, "z": 3}
+GROUP_FILE = "zarr.json"
+
+
+class Zarr3Format(StorageFormat):
+    """Zarr v3 arrays with the `sharding_indexed` codec (zstd when compressed), via tensorstore."""
+
+    name: ClassVar[str] = FORMAT_NAME
+    compresses_in_place: ClassVar[bool] = True
+
+    # -- mags -------------------------------------------------------------------------------------
+    def add_mag(self, layer: Layer, mag: Mag, settings: MagSettings) -> None:
+        """A new array `<layer>/<mag>`, its properties entry, and the OME group updated."""
+        from .array import Zarr3Array
+
+        self.refuse_options(self.name, settings)
+        chunk = settings.chunk_shape or Vec3Int(DEFAULT_CHUNK_SHAPE)
+        shard = settings.shard_shape or Vec3Int(DEFAULT_SHARD_SHAPE).pairmax(chunk)
+        path = layer.path / mag.to_layer_name()
+        box = layer.bounding_box
+        shape = (
+            Vec3Int.zeros()
+            if box.is_empty()
+            else box.align_with_mag(mag, ceil=True).in_mag(mag).bottomright
+        )
+        _ensure_groups(layer)
+        Zarr3Array.create(
+            path,
+            dtype=layer.dtype,
+            num_channels=layer.num_channels,
+            chunk_shape=chunk,
+            shard_shape=shard,
+            compressed=bool(settings.compress),
+            shape=shape,
+        )
+        entry = MagViewProperties(
+            mag=mag.to_list(),
+            path=f"./{layer.name}/{mag.to_layer_name()}",
+            axis_order=dict(AXIS_ORDER),
+        )
+        try:
+            layer._add_mag_entry(entry)
+        except BaseException:
+            shutil.rmtree(path, ignore_errors=True)
+            raise
+        sync_group(layer)
+
+    def open_mag(self, layer: Layer, mag: Mag, path: Path, *, read_only: bool) -> ArrayBackend:
+        """The mag's array; a bare OME-Zarr image maps its axes to `(c, x, y, z)`."""
+        from .array import Zarr3Array
+
+        bare = layer.dataset._bare
+        axes = bare.root.axes if bare is not None else None
+        return Zarr3Array(path, read_only=read_only, axes=axes)
+
+    def remove_mag(self, layer: Layer, path: Path, *, listed: bool) -> None:
+        """Drop the mag from the layer's OME group (the properties no longer list it)."""
+        if layer.dataset._bare is None and not layer.read_only:
+            sync_group(layer)
+
+    def layer_created(self, layer: Layer) -> None:
+        """The dataset and layer groups, as webknossos writes them."""
+        _ensure_groups(layer)
+        sync_group(layer)
+
+    def existing_mags(self, folder: Path) -> dict[Mag, ArrayBackend]:
+        """Mag folders (`1`, `2-2-1`) holding a Zarr v3 array."""
+        from .array import Zarr3Array
+
+        arrays: dict[Mag, ArrayBackend] = {}
+        for child in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if child.name.startswith(".") or not (child / GROUP_FILE).is_file():
+                continue
+            try:
+                mag = Mag(child.name)
+            except ValueError:
+                continue
+            if mag not in arrays:
+                arrays[mag] = Zarr3Array(child, read_only=True)
+        return arrays
+
+    def mag_entry(self, layer_name: str, mag: Mag, array: ArrayBackend) -> MagViewProperties:
+        """The entry webknossos writes for a Zarr v3 mag: path and axis order."""
+        return MagViewProperties(
+            mag=mag.to_list(),
+            path=f"./{layer_name}/{mag.to_layer_name()}",
+            axis_order=dict(AXIS_ORDER),
+        )
+
+    # -- compression ------------------------------------------------------------------------------
+    def compress_in_place(self, array: ArrayBackend, executor: Executor | None, desc: str) -> None:
+        """A zstd copy built beside the mag, then swapped in with two renames.
+
+        Unlike WKW there is no swap lock: writes by other processes during the copy are lost,
+        so compress a Zarr mag while nothing else writes to it (docs/reliability.md).
+        """
+        from .array import Zarr3Array
+
+        if not isinstance(array, Zarr3Array) or array.read_only:
+            raise ReadOnlyError(f"{desc}: the mag is read-only and cannot be compressed in place.")
+        if array.info.compressed:
+            return
+        folder = array.path
+        scratch = self._compressed_copy(array, folder.parent, executor, desc)
+        old = folder.parent / f"{TEMP_PREFIX}{folder.name}-old-{uuid.uuid4().hex}"
+        array.close()
+        os.rename(folder, old)
+        try:
+            os.rename(scratch, folder)
+        except BaseException:
+            os.rename(old, folder)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+
+    def compress_to(
+        self, array: ArrayBackend, target: Path, executor: Executor | None, desc: str
+    ) -> None:
+        """A zstd copy of the mag at `target`; the mag itself is left as it is."""
+        from .array import Zarr3Array
+
+        if not isinstance(array, Zarr3Array):
+            raise UnsupportedFormatError(f"{desc}: not a Zarr v3 mag.")
+        scratch = self._compressed_copy(array, target.parent, executor, desc)
+        try:
+            os.replace(scratch, target)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    @staticmethod
+    def _compressed_copy(
+        array: ArrayBackend, parent: Path, executor: Executor | None, desc: str
+    ) -> Path:
+        from .array import Zarr3Array
+
+        assert isinstance(array, Zarr3Array)
+        info = array.info
+        scratch = parent / f"{TEMP_PREFIX}{array.path.name}-compress-{uuid.uuid4().hex}"
+        copy = Zarr3Array.create(
+            scratch,
+            dtype=info.dtype,
+            num_channels=info.num_channels,
+            chunk_shape=info.chunk_shape,
+            shard_shape=info.shard_shape,
+            compressed=True,
+            shape=array.shape,
+        )
+        try:
+            run_tasks(
+                _copy_box,
+                [(array, copy, box) for box in array.list_written_boxes()],
+                executor,
+                desc=desc,
+            )
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        return scratch
+
+    # -- bare OME-Zarr images ---------------------------------------------------------------------
+    def open_bare(self, location: str, *, read_only: bool) -> BareVolume | None:
+        """An OME-Zarr image folder (NGFF 0.4 `.zattrs` or 0.5 `zarr.json`), read-only."""
+        path = Path(location)
+        if not ((path / ".zattrs").is_file() or (path / GROUP_FILE).is_file()):
+            return None
+        from .bare import load_ome_image
+
+        return load_ome_image(path)
+
+
+def _copy_box(task: tuple[ArrayBackend, ArrayBackend, BoundingBox]) -> None:
+    """Copy one stored shard (mag coordinates) between arrays; module-level so it pickles."""
+    source, target, box = task
+    target.write(box.topleft, source.read(box))
+
+
+def _ensure_groups(layer: Layer) -> None:
+    """`<dataset>/zarr.json` (a plain group) if missing, and the layer folder."""
+    from .ome import dataset_group_metadata
+
+    root = layer.dataset.path / GROUP_FILE
+    if not root.exists():
+        atomic_write_text(root, json.dumps(dataset_group_metadata(), indent=4))
+    layer.path.mkdir(parents=True, exist_ok=True)
+
+
+def sync_group(layer: Layer) -> None:
+    """Rewrite `<layer>/zarr.json` from the properties (under their lock): one OME dataset per
+    mag stored in the layer folder, with its scale in the dataset's unit."""
+    from .ome import layer_group_metadata
+
+    with layer.dataset._properties_file.lock:
+        layer.dataset._refresh()
+        props = layer._properties
+        mags = []
+        for entry in props.mags:
+            mag = Mag(entry.mag)
+            path = entry.path or f"./{layer.name}/{mag.to_layer_name()}"
+            prefix = f"./{layer.name}/"
+            if not path.startswith(prefix):
+                continue  # a mag stored elsewhere is no dataset of this group
+            mags.append((mag.to_list(), path[len(prefix) :]))
+        unit = layer.dataset.voxel_size_unit
+        if unit not in LENGTH_UNIT_TO_NANOMETER:
+            raise StorageError(f"Unknown length unit {unit!r} for the OME metadata.")
+        metadata: dict[str, Any] = layer_group_metadata(
+            layer.name, mags, layer.dataset.voxel_size, unit, layer.num_channels
+        )
+        layer.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(layer.path / GROUP_FILE, json.dumps(metadata, indent=4))
