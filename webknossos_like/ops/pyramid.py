@@ -10,7 +10,7 @@ import numpy as np
 
 from ..geometry import BoundingBox, Mag, Vec3Int
 from ..parallel import run_tasks
-from ..storage.wkw.array import WKWArray, morton_corners
+from ..storage.backend import StoredChunkSource
 from ._stored import StoredShards
 from .interpolation import compiled_kernels, downsample_data, upsample_data
 
@@ -44,15 +44,15 @@ def _reduce_stored(
     source: View, box: BoundingBox, factor: Vec3Int, mode: str, out: np.ndarray
 ) -> bool:
     """Fill the zeroed `out` with `downsample_data(source.read(box), factor, mode)`, computed
-    straight from the stored chunks of uncompressed WKW shards; False (`out` untouched) where
-    that does not apply, and the caller reads instead.
+    straight from the stored chunks of uncompressed shards (`StoredChunkSource`: raw WKW);
+    False (`out` untouched) where that does not apply, and the caller reads instead.
 
     Skipping the assembly of the source region saves most of the read time: raw shard files are
     read with plain file reads in cache-sized batches and each chunk is reduced where it lies.
     """
     backend = source._backend
     compiled = compiled_kernels()
-    if compiled is None or not isinstance(backend, WKWArray) or backend.info.compressed:
+    if compiled is None or backend.info.compressed or not isinstance(backend, StoredChunkSource):
         return False
     info = backend.info
     if not compiled.supports(mode, info.dtype, factor.to_tuple()):
@@ -62,7 +62,7 @@ def _reduce_stored(
     aligned = region.topleft % shard == Vec3Int.zeros() and region.size % shard == Vec3Int.zeros()
     if not aligned or chunk % factor != Vec3Int.zeros():
         return False
-    corners = morton_corners(shard.x // chunk.x, chunk.x)
+    corners = backend.stored_chunk_corners()
     buffer = backend.chunk_buffer()  # one scratch buffer for all shards of the region
     for piece in region.chunk(shard):
         # a missing shard yields nothing: it reads as zeros, which reduce to zeros

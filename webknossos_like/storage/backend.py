@@ -6,7 +6,7 @@ import functools
 import os
 import resource
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 import numpy as np
@@ -55,6 +55,20 @@ class ArrayBackend(Protocol):
     def list_written_boxes(self) -> Iterator[BoundingBox]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class StoredChunkSource(Protocol):
+    """A backend that hands out the chunks of an uncompressed shard as stored, so pyramid
+    building can reduce each chunk where it lies instead of assembling the region (raw WKW)."""
+
+    def chunk_buffer(self, batch_bytes: int = 1 << 20) -> np.ndarray: ...
+
+    def iter_stored_chunks(
+        self, shard_index: Vec3Int, batch_bytes: int = 1 << 20, buffer: np.ndarray | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]: ...
+
+    def stored_chunk_corners(self) -> np.ndarray: ...
 
 
 #: Environment variable that sets the read cap in bytes (see `max_read_bytes`).

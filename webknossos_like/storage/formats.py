@@ -10,7 +10,7 @@ import importlib
 import threading
 from pathlib import Path
 
-from ..errors import UnsupportedFormatError
+from ..errors import InvalidArgumentError, UnsupportedFormatError
 from .format import BareVolume, StorageFormat
 
 #: The format of new layers unless `data_format=` says otherwise.
@@ -37,6 +37,34 @@ _BARE_ORDER = ("neuroglancerPrecomputed", "zarr3")
 
 _loaded: dict[str, StorageFormat] = {}
 _lock = threading.Lock()
+
+
+def register_format(
+    name: str, target: str, *, aliases: tuple[str, ...] = (), bare: bool = False
+) -> None:
+    """Add a format: `target` is "module:Class" of a `StorageFormat` subclass, imported on
+    first use. `bare=True` also asks it to open volumes that have no properties file."""
+    if name in _FORMATS and _FORMATS[name] != target:
+        raise InvalidArgumentError(f"A data format {name!r} is registered already.")
+    with _lock:
+        _FORMATS[name] = target
+        _loaded.pop(name, None)
+        for alias in aliases:
+            _ALIASES[alias] = name
+    global _BARE_ORDER
+    if bare and name not in _BARE_ORDER:
+        _BARE_ORDER = (*_BARE_ORDER, name)
+
+
+def unregister_format(name: str) -> None:
+    """Remove a format added with `register_format` (and its aliases)."""
+    global _BARE_ORDER
+    with _lock:
+        _FORMATS.pop(name, None)
+        _loaded.pop(name, None)
+        for alias in [a for a, target in _ALIASES.items() if target == name]:
+            del _ALIASES[alias]
+    _BARE_ORDER = tuple(n for n in _BARE_ORDER if n != name)
 
 
 def format_names() -> tuple[str, ...]:

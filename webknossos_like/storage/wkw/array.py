@@ -353,6 +353,11 @@ class WKWArray:
         batch = max(1, min(count, batch_bytes // chunk_bytes))
         return np.empty((batch, edge, edge, edge, info.num_channels), dtype=info.dtype)
 
+    def stored_chunk_corners(self) -> np.ndarray:
+        """`(n, 3)` voxel offsets in a shard of the chunks `iter_stored_chunks` yields, in order."""
+        info = self._info
+        return morton_corners(info.shard_shape.x // info.chunk_shape.x, info.chunk_shape.x)
+
     def iter_stored_chunks(
         self, shard_index: Vec3Int, batch_bytes: int = 1 << 20, buffer: np.ndarray | None = None
     ) -> Iterator[tuple[int, np.ndarray]]:
