@@ -164,7 +164,7 @@ class Dataset:
 
     def _init_bare(self, volume: BareVolume, *, read_only: bool) -> None:
         self._path = volume.path
-        self._read_only = read_only
+        self._read_only = read_only or volume.read_only
         self._properties_file = volume.properties
         self._properties = self._properties_file.load()
         self._layer_objects = {}

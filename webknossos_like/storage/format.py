@@ -53,6 +53,8 @@ class BareVolume:
     root: Any
     location: str
     path: Path
+    #: Whether the volume can only be read, whatever the caller asked for.
+    read_only: bool = False
 
 
 @attrs.frozen

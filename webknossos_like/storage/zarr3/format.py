@@ -84,7 +84,7 @@ class Zarr3Format(StorageFormat):
         from .array import Zarr3Array
 
         bare = layer.dataset._bare
-        axes = bare.root.axes if bare is not None else None
+        axes = bare.root.axis_names if bare is not None else None
         return Zarr3Array(path, read_only=read_only, axes=axes)
 
     def remove_mag(self, layer: Layer, path: Path, *, listed: bool) -> None:
