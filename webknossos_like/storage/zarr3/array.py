@@ -165,6 +165,8 @@ class Zarr3Array:
             "driver": driver,
             "kvstore": {"driver": "file", "path": str(self._path)},
             "open": True,
+            # Revalidate zarr.json (a stat) on use, so `resolve` sees shapes grown elsewhere.
+            "recheck_cached_metadata": True,
         }
         try:
             store = ts.open(spec, read=True, write=self._writable).result()
