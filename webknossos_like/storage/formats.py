@@ -33,7 +33,7 @@ _URL_SCHEMES: dict[str, str] = {
     "zarr": "zarr3",
 }
 #: Formats that can open a volume without properties, in the order they are tried.
-_BARE_ORDER = ("neuroglancerPrecomputed", "zarr3")
+_BARE_ORDER: tuple[str, ...] = ("neuroglancerPrecomputed", "zarr3")
 
 _loaded: dict[str, StorageFormat] = {}
 _lock = threading.Lock()
