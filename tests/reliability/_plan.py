@@ -50,6 +50,8 @@ FORMATS: dict[str, Format] = {
     for f in (
         Format("wkw_raw", "color", "uint8", "wkw", {"compress": False}),
         Format("wkw_lz4", "color", "uint8", "wkw", {"compress": True}),
+        Format("zarr3_raw", "color", "uint8", "zarr3", {"compress": False, "shard_shape": 64}),
+        Format("zarr3_zstd", "segmentation", "uint32", "zarr3", {"compress": True}),
         Format("precomputed_raw", "color", "uint8", PRECOMPUTED, {"compress": False}),
         Format("precomputed_cseg", "segmentation", "uint32", PRECOMPUTED, {"compress": True}),
         Format("precomputed_sharded", "color", "uint8", PRECOMPUTED, {"sharded": True}),
@@ -145,6 +147,12 @@ def check_dataset(path: Path, fmt: Format, seed: int, reported: int) -> list[str
         loads_properties(text, path=props_file)
     except Exception as exc:  # every failure is a finding, reported as text
         return [f"properties JSON does not parse: {type(exc).__name__}: {exc}"]
+    if fmt.data_format == "zarr3":
+        for meta in (path / LAYER / "zarr.json", path / LAYER / "1" / "zarr.json"):
+            try:
+                json.loads(meta.read_text(encoding="utf-8"))
+            except Exception as exc:
+                return [f"{meta.name} does not parse: {type(exc).__name__}: {exc}"]
     if fmt.is_precomputed:
         info_file = path / LAYER / "info"
         try:

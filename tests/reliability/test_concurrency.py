@@ -133,6 +133,19 @@ def test_wkw_raw_concurrent_writers(fast_tmp: Path, stats: Counter[str]) -> None
     stats["concurrency: shard-aligned boxes written in parallel (wkw raw)"] += len(boxes)
 
 
+@pytest.mark.parametrize("compress", [True, False], ids=["zstd", "raw"])
+def test_zarr3_concurrent_writers_and_metadata_changes(
+    fast_tmp: Path, stats: Counter[str], compress: bool
+) -> None:
+    """Processes writing different shards of one Zarr v3 mag at once (each growing the layer
+    box and the array shape) lose nothing."""
+    target = BoundingBox((0, 0, 0), (256, 256, 128))
+    kwargs = {"compress": compress, "chunk_shape": 32, "shard_shape": 64}
+    boxes, mags = _scenario(fast_tmp / "ds", "zarr3", target, kwargs, presize=False)
+    _check(fast_tmp / "ds", boxes, mags, union(boxes))
+    stats["concurrency: shard-aligned boxes written in parallel (zarr3)"] += len(boxes)
+
+
 @pytest.mark.parametrize("presize", [True, False], ids=["presized", "growing"])
 def test_precomputed_concurrent_writers_and_metadata_changes(
     fast_tmp: Path, stats: Counter[str], presize: bool
@@ -242,7 +255,7 @@ def _noop(args: Any) -> None:
     raise AssertionError("a misaligned chunk job ran")
 
 
-@pytest.mark.parametrize("data_format", ["wkw", PRECOMPUTED])
+@pytest.mark.parametrize("data_format", ["wkw", "zarr3", PRECOMPUTED])
 def test_parallel_helpers_refuse_chunks_that_share_a_shard(
     fast_tmp: Path, data_format: str
 ) -> None:
@@ -253,7 +266,9 @@ def test_parallel_helpers_refuse_chunks_that_share_a_shard(
         "l", "color", data_format=data_format, bounding_box=BoundingBox((0, 0, 0), (128, 128, 64))
     )
     kwargs: dict[str, Any] = (
-        {"chunk_shape": 32, "shard_shape": 64} if data_format == "wkw" else {"chunk_shape": 64}
+        {"chunk_shape": 32, "shard_shape": 64}
+        if data_format != PRECOMPUTED
+        else {"chunk_shape": 64}
     )
     mag = layer.add_mag(1, **kwargs)
     half_shard = mag.info.shard_shape // 2

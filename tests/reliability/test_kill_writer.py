@@ -128,6 +128,8 @@ def run_trial(pool: WriterPool, path: Path, fmt: str, seed: int, delay: float) -
     [
         "wkw_raw",
         "wkw_lz4",
+        "zarr3_raw",
+        "zarr3_zstd",
         pytest.param(
             "precomputed_raw",
             marks=pytest.mark.regression(
