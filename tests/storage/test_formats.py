@@ -73,7 +73,9 @@ def test_a_format_registered_at_run_time_works_through_the_whole_object_model(
     assert not (tmp_path / "ds" / "color" / "2").exists()
 
 
-def test_unsupported_operations_of_a_format_raise_our_error(tmp_path: Path, npy_format: str) -> None:
+def test_unsupported_operations_of_a_format_raise_our_error(
+    tmp_path: Path, npy_format: str
+) -> None:
     ds = wkl.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
     mag = ds.add_layer("color", "color", data_format=npy_format).add_mag(1)
     with pytest.raises(UnsupportedFormatError, match="compress"):
@@ -95,8 +97,10 @@ def test_dataset_ops_and_serve_name_no_format() -> None:
                     for part in ast.walk(node):
                         if isinstance(part, ast.Constant) and part.value in names:
                             offenders.append(f"{source.name}:{node.lineno}")
-                if isinstance(node, ast.ImportFrom) and node.module and any(
-                    f"storage.{fmt}" in node.module for fmt in ("wkw", "zarr3")
+                if (
+                    isinstance(node, ast.ImportFrom)
+                    and node.module
+                    and any(f"storage.{fmt}" in node.module for fmt in ("wkw", "zarr3"))
                 ):
                     offenders.append(f"{source.name}:{node.lineno} imports {node.module}")
     assert not offenders, offenders
