@@ -188,21 +188,23 @@ class Zarr3Array:
         """`(c, x, y, z)` voxels of `bbox`; never-written voxels and those beyond the shape are 0."""
         info = self._info
         check_read_size(bbox, info.dtype, info.num_channels, str(self._path))
-        out = np.zeros((info.num_channels, *bbox.size.to_tuple()), dtype=info.dtype)
         if bbox.is_empty():
-            return out
+            return np.zeros((info.num_channels, *bbox.size.to_tuple()), dtype=info.dtype)
         view = self._handle()
         if not self._covers(view, bbox.bottomright):
             view = self._resolved()
         shape = Vec3Int(*(int(view.domain[i].exclusive_max) for i in (1, 2, 3)))
         inside = bbox.intersected_with(BoundingBox(Vec3Int.zeros(), shape))
         if inside.is_empty():
-            return out
+            return np.zeros((info.num_channels, *bbox.size.to_tuple()), dtype=info.dtype)
         lo, hi = inside.topleft, inside.bottomright
         try:
             data = view[:, lo.x : hi.x, lo.y : hi.y, lo.z : hi.z].read().result()
         except ValueError as exc:
             raise wrap_tensorstore_error(exc, f"reading {inside}", self._path) from None
+        if inside == bbox:  # the common case: tensorstore's array is the answer, no copy
+            return np.asarray(data)
+        out = np.zeros((info.num_channels, *bbox.size.to_tuple()), dtype=info.dtype)
         rel = inside.topleft - bbox.topleft
         out[
             :,
