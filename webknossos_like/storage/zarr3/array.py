@@ -23,6 +23,7 @@ from ...errors import (
     OutOfBoundsError,
     ReadOnlyError,
     StorageError,
+    UnsupportedFormatError,
 )
 from ...geometry import BoundingBox, Vec3Int
 from ..backend import ArrayInfo, check_read_size
@@ -171,7 +172,13 @@ class Zarr3Array:
         try:
             store = ts.open(spec, read=True, write=self._writable).result()
         except ValueError as exc:
-            raise wrap_tensorstore_error(exc, "opening the array", self._path) from None
+            message = str(exc)
+            if message.startswith(("NOT_FOUND", "PERMISSION_DENIED", "UNAVAILABLE")):
+                raise wrap_tensorstore_error(exc, "opening the array", self._path) from None
+            # Our checks passed but tensorstore refuses the metadata (e.g. a bad codec setting).
+            raise UnsupportedFormatError(
+                f"{self._meta.file}: tensorstore cannot open it: {message}"
+            ) from None
         return to_cxyz(store, self._mapping)
 
     def _resolved(self) -> Any:
