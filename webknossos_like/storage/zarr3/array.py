@@ -307,13 +307,17 @@ class Zarr3Array:
                 yield tuple(int(p) for p in parts)
 
     def list_written_boxes(self) -> Iterator[BoundingBox]:
-        """The boxes (mag voxels) of the shard files on disk, clipped to the shape; no decoding."""
+        """The boxes (mag voxels) of the shard files on disk, clipped to the shape, ordered by
+        topleft (x, y, z); found from file names only, nothing is decoded."""
         outer = self._xyz(self._meta.outer_chunks)
         positions = [self._mapping.position(a) for a in _XYZ]
         limit = BoundingBox(Vec3Int.zeros(), self.shape)
-        for key in sorted(self._chunk_keys()):
-            start = Vec3Int(*(0 if p is None else key[p] for p in positions)) * outer
-            box = BoundingBox(start, outer).intersected_with(limit)
+        # Channels (and t) may be split over several files of the same xyz box: yield it once.
+        starts = {
+            tuple(0 if p is None else key[p] for p in positions) for key in self._chunk_keys()
+        }
+        for start in sorted(starts):
+            box = BoundingBox(Vec3Int(*start) * outer, outer).intersected_with(limit)
             if not box.is_empty():
                 yield box
 
