@@ -216,3 +216,21 @@ def test_hostile_zarray(tmp_path: Path, change: dict[str, Any]) -> None:
         (UnsupportedFormatError, InvalidPropertiesError), match=re.escape(str(tmp_path / ".zarray"))
     ):
         Zarr3Array(tmp_path)
+
+
+def test_error_classification() -> None:
+    from webknossos_like.errors import CorruptChunkError as Corrupt
+    from webknossos_like.storage.zarr3.errors import wrap_tensorstore_error
+
+    corrupt = wrap_tensorstore_error(
+        ValueError('DATA_LOSS: Error reading shard entry in local file "/d/c/0/0/0/0": Digest'),
+        "reading",
+        "/d",
+    )
+    assert isinstance(corrupt, Corrupt) and str(corrupt).startswith("/d/c/0/0/0/0:")
+    denied = wrap_tensorstore_error(
+        ValueError('PERMISSION_DENIED: Error reading shard entry in local file "/d/c/0"'),
+        "reading",
+        "/d",
+    )
+    assert isinstance(denied, StorageError) and not isinstance(denied, Corrupt)
