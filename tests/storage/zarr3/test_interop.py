@@ -180,6 +180,8 @@ def test_created_metadata_equals_webknossos(
         shape=Vec3Int(*theirs["shape"][1:]),  # webknossos rounds the shape up to whole shards
     )
     assert json.loads((ours.path / "zarr.json").read_text()) == theirs
+    # Both are written by tensorstore (sorted keys, compact): even the bytes agree.
+    assert (ours.path / "zarr.json").read_bytes() == (root / layer / "1" / "zarr.json").read_bytes()
 
 
 def test_webknossos_reads_our_writes(

@@ -23,6 +23,7 @@ from ...errors import (
     OutOfBoundsError,
     ReadOnlyError,
     StorageError,
+    UnsupportedFormatError,
 )
 from ...geometry import BoundingBox, Vec3Int
 from ..backend import ArrayInfo, check_read_size
@@ -171,7 +172,13 @@ class Zarr3Array:
         try:
             store = ts.open(spec, read=True, write=self._writable).result()
         except ValueError as exc:
-            raise wrap_tensorstore_error(exc, "opening the array", self._path) from None
+            message = str(exc)
+            if message.startswith(("NOT_FOUND", "PERMISSION_DENIED", "UNAVAILABLE")):
+                raise wrap_tensorstore_error(exc, "opening the array", self._path) from None
+            # Our checks passed but tensorstore refuses the metadata (e.g. a bad codec setting).
+            raise UnsupportedFormatError(
+                f"{self._meta.file}: tensorstore cannot open it: {message}"
+            ) from None
         return to_cxyz(store, self._mapping)
 
     def _resolved(self) -> Any:
@@ -302,13 +309,17 @@ class Zarr3Array:
                 yield tuple(int(p) for p in parts)
 
     def list_written_boxes(self) -> Iterator[BoundingBox]:
-        """The boxes (mag voxels) of the shard files on disk, clipped to the shape; no decoding."""
+        """The boxes (mag voxels) of the shard files on disk, clipped to the shape, ordered by
+        topleft (x, y, z); found from file names only, nothing is decoded."""
         outer = self._xyz(self._meta.outer_chunks)
         positions = [self._mapping.position(a) for a in _XYZ]
         limit = BoundingBox(Vec3Int.zeros(), self.shape)
-        for key in sorted(self._chunk_keys()):
-            start = Vec3Int(*(0 if p is None else key[p] for p in positions)) * outer
-            box = BoundingBox(start, outer).intersected_with(limit)
+        # Channels (and t) may be split over several files of the same xyz box: yield it once.
+        starts = {
+            tuple(0 if p is None else key[p] for p in positions) for key in self._chunk_keys()
+        }
+        for start in sorted(starts):
+            box = BoundingBox(Vec3Int(*start) * outer, outer).intersected_with(limit)
             if not box.is_empty():
                 yield box
 

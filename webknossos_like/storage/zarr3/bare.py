@@ -12,10 +12,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ...errors import UnsupportedFormatError
+from ...errors import InvalidPropertiesError, UnsupportedFormatError
 from ...geometry import Mag
 from ...properties import (
-    LENGTH_UNIT_TO_NANOMETER,
     BoundingBoxProperties,
     DatasetId,
     DatasetProperties,
@@ -23,6 +22,7 @@ from ...properties import (
     MagViewProperties,
     VoxelSize,
     element_class_for,
+    normalize_length_unit,
 )
 from ...properties.in_memory import InMemoryProperties
 from ..format import BareVolume
@@ -35,26 +35,28 @@ _UNIT_SPELLING = {"micron": "micrometer", "um": "micrometer", "nm": "nanometer"}
 
 
 def _layer_name(folder: Path) -> str:
-    name = re.sub(r"[^A-Za-z0-9_.\-]", "_", folder.name).lstrip(".")
+    name = re.sub(r"[^A-Za-z0-9_.\-]", "_", folder.resolve().name).lstrip(".")
     return name or "image"
 
 
 def _spatial_scale(image: OmeMultiscale, scale: tuple[float, ...]) -> tuple[float, float, float]:
+    """x, y, z entries of a per-axis scale (1 for an absent z: a 2-D `y, x` image)."""
     names = image.axis_names
-    missing = [a for a in _SPACE if a not in names]
-    if missing:
+    if "x" not in names or "y" not in names:
         raise UnsupportedFormatError(
-            f"The OME-Zarr image has no {', '.join(missing)} axis (axes: {', '.join(names)})."
+            f"The OME-Zarr image needs x and y axes (axes: {', '.join(names)})."
         )
-    x, y, z = (scale[names.index(a)] for a in _SPACE)
+    x, y, z = (scale[names.index(a)] if a in names else 1.0 for a in _SPACE)
     return (x, y, z)
 
 
 def _unit(image: OmeMultiscale) -> str:
-    units = {a.unit for a in image.axes if a.name in _SPACE and a.unit}
-    unit = units.pop() if len(units) == 1 else "nanometer"
-    unit = _UNIT_SPELLING.get(unit, unit)
-    return unit if unit in LENGTH_UNIT_TO_NANOMETER else "nanometer"
+    """The x axis' unit in our spelling (nanometer when absent or unknown)."""
+    unit = next((a.unit for a in image.axes if a.name == "x"), None)
+    try:
+        return normalize_length_unit(_UNIT_SPELLING.get(unit or "", unit))
+    except InvalidPropertiesError:
+        return "nanometer"
 
 
 def properties_from_image(image: OmeMultiscale, folder: Path) -> DatasetProperties:

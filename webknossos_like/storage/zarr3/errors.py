@@ -7,6 +7,8 @@ import re
 from ...errors import CorruptChunkError, StorageError, WebknossosLikeError
 
 _FILE_RE = re.compile(r'local file "([^"]+)"')
+#: Status codes of failures to reach the bytes (not of bytes that do not decode).
+_IO_CODES = ("NOT_FOUND", "PERMISSION_DENIED", "UNAVAILABLE", "RESOURCE_EXHAUSTED", "CANCELLED")
 _CORRUPT_HINTS = (
     "DATA_LOSS",
     "decod",
@@ -31,7 +33,8 @@ def wrap_tensorstore_error(exc: BaseException, what: str, where: object) -> Webk
     `what` says what was attempted ("reading x..y"), `where` names the array folder.
     """
     message = str(exc)
-    if any(hint in message for hint in _CORRUPT_HINTS):
+    io_failure = message.startswith(_IO_CODES)
+    if not io_failure and any(hint in message for hint in _CORRUPT_HINTS):
         file = corrupt_file(message) or where
         return CorruptChunkError(f"{file}: cannot decode while {what} in {where}: {message}")
     return StorageError(f"{where}: {what} failed: {message}")
