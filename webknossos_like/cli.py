@@ -214,7 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve_arguments(view, viewer=True)
     view.set_defaults(func=_cmd_view)
 
-    convert = commands.add_parser("convert", help="Copy a dataset, converting WKW <-> precomputed.")
+    convert = commands.add_parser(
+        "convert", help="Copy a dataset, converting between WKW, Zarr v3 and precomputed."
+    )
     convert.add_argument("source", help="Dataset folder, precomputed folder or URL.")
     convert.add_argument("target", help="New dataset folder.")
     convert.add_argument(
@@ -254,7 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_parallel_options(downsample)
     downsample.set_defaults(func=_cmd_downsample)
 
-    compress = commands.add_parser("compress", help="Compress the WKW mags of a dataset in place.")
+    compress = commands.add_parser(
+        "compress", help="Compress the WKW and Zarr v3 mags of a dataset in place."
+    )
     compress.add_argument("path", help="Dataset folder.")
     compress.add_argument(
         "--layer", action="append", default=None, help="Only this layer (repeatable)."
