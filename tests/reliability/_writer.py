@@ -39,8 +39,13 @@ def main() -> None:
     import numpy  # noqa: F401  (import the heavy modules before reporting ready)
 
     import webknossos_like  # noqa: F401
+    from webknossos_like.storage import formats
 
-    from . import _plan  # noqa: F401
+    from . import _plan
+
+    for name in {fmt.data_format for fmt in _plan.FORMATS.values()}:
+        formats.get_format(name)  # and what the format loads on first use (tensorstore)
+    import tensorstore  # noqa: F401
 
     sys.stdout.write("ready\n")
     sys.stdout.flush()
