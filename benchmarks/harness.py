@@ -53,6 +53,7 @@ WORKLOAD_MODULES: list[str] = [
     "benchmarks.wkw_bench",
     "benchmarks.precomputed_bench",
     "benchmarks.pyramid_bench",
+    "benchmarks.zarr3_bench",
 ]
 
 OURS = "ours"
