@@ -435,17 +435,19 @@ for _shard in SHARDS:
                 [_random_reads(a, _volume) for a in _peers],
             )
         )
-        register(
-            Workload(
-                f"zarr3.pyramid.{_key}",
-                "zarr3",
-                f"zarr3 pyramid to mag 8, {_what}",
-                _pyramid(_ours, _volume),
-                [
-                    _pyramid(a, _volume)
-                    for a in _peers
-                    if a.library == "webknossos" and ("pyramid", _shard, _volume) not in WK_OOM_ROWS
-                ],
-                min_repeat=MIN_REPEAT_PYRAMID,
+        _pyramid_peers = [
+            _pyramid(a, _volume)
+            for a in _peers
+            if a.library == "webknossos" and ("pyramid", _shard, _volume) not in WK_OOM_ROWS
+        ]
+        if _pyramid_peers:  # a row needs a peer to compare with
+            register(
+                Workload(
+                    f"zarr3.pyramid.{_key}",
+                    "zarr3",
+                    f"zarr3 pyramid to mag 8, {_what}",
+                    _pyramid(_ours, _volume),
+                    _pyramid_peers,
+                    min_repeat=MIN_REPEAT_PYRAMID,
+                )
             )
-        )
