@@ -167,9 +167,44 @@ class StorageFormat:
 
     # -- helpers for subclasses ------------------------------------------------------------------
     @staticmethod
+    def mag_folders(folder: Path, marker: str) -> dict[Mag, Path]:
+        """Mag folders (`1`, `2-2-1`, `2`) of a layer folder that hold the file `marker`; the
+        first spelling of each mag wins, hidden folders are skipped."""
+        found: dict[Mag, Path] = {}
+        for child in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if child.name.startswith(".") or not (child / marker).is_file():
+                continue
+            try:
+                mag = Mag(child.name)
+            except ValueError:
+                continue
+            found.setdefault(mag, child)
+        return found
+
+    @staticmethod
+    def copy_written(
+        source: ArrayBackend, target: ArrayBackend, executor: Executor | None, desc: str
+    ) -> None:
+        """Copy every stored shard of `source` into `target` (same grid), shard-parallel."""
+        from ..parallel import run_tasks
+
+        run_tasks(
+            _copy_box,
+            [(source, target, box) for box in source.list_written_boxes()],
+            executor,
+            desc=desc,
+        )
+
+    @staticmethod
     def refuse_options(name: str, settings: MagSettings) -> None:
         """Refuse format keywords a format does not take."""
         if settings.options:
             raise InvalidArgumentError(
                 f"{', '.join(sorted(settings.options))} do not apply to {name} layers."
             )
+
+
+def _copy_box(task: tuple[ArrayBackend, ArrayBackend, BoundingBox]) -> None:
+    """Copy one stored shard (mag coordinates) between arrays; module-level so it pickles."""
+    source, target, box = task
+    target.write(box.topleft, source.read(box))

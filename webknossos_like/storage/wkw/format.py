@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from ..._atomic import TEMP_PREFIX
 from ...errors import ReadOnlyError, UnsupportedFormatError
-from ...geometry import BoundingBox, Mag, Vec3Int
-from ...parallel import run_tasks
+from ...geometry import Mag, Vec3Int
 from ...properties import MagViewProperties
 from ..backend import ArrayBackend
 from ..format import MagSettings, StorageFormat
@@ -67,17 +66,7 @@ class WKWFormat(StorageFormat):
 
     def existing_mags(self, folder: Path) -> dict[Mag, ArrayBackend]:
         """Mag folders (`1`, `2-2-1`, `2`) holding a `header.wkw`."""
-        arrays: dict[Mag, ArrayBackend] = {}
-        for child in sorted(folder.iterdir()) if folder.is_dir() else []:
-            if child.name.startswith(".") or not (child / HEADER_FILE).exists():
-                continue
-            try:
-                mag = Mag(child.name)
-            except ValueError:
-                continue
-            if mag not in arrays:
-                arrays[mag] = WKWArray(child)
-        return arrays
+        return {mag: WKWArray(path) for mag, path in self.mag_folders(folder, HEADER_FILE).items()}
 
     def mag_entry(self, layer_name: str, mag: Mag, array: ArrayBackend) -> MagViewProperties:
         """The entry webknossos writes for a WKW mag: path, cube length, axis order."""
@@ -112,18 +101,7 @@ class WKWFormat(StorageFormat):
             compressed=True,
         )
         try:
-            run_tasks(
-                _copy_box,
-                [(array, copy, box) for box in array.list_written_boxes()],
-                executor,
-                desc=desc,
-            )
+            self.copy_written(array, copy, executor, desc)
             os.replace(scratch, target)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _copy_box(task: tuple[ArrayBackend, ArrayBackend, BoundingBox]) -> None:
-    """Copy one stored shard (mag coordinates) between arrays; module-level so it pickles."""
-    source, target, box = task
-    target.write(box.topleft, source.read(box))

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..._atomic import TEMP_PREFIX, atomic_write_text
 from ...errors import ReadOnlyError, StorageError, UnsupportedFormatError
-from ...geometry import BoundingBox, Mag, Vec3Int
-from ...parallel import run_tasks
+from ...geometry import Mag, Vec3Int
 from ...properties import LENGTH_UNIT_TO_NANOMETER, MagViewProperties
 from ..backend import ArrayBackend
 from ..format import BareVolume, MagSettings, StorageFormat
@@ -101,17 +100,10 @@ class Zarr3Format(StorageFormat):
         """Mag folders (`1`, `2-2-1`) holding a Zarr v3 array."""
         from .array import Zarr3Array
 
-        arrays: dict[Mag, ArrayBackend] = {}
-        for child in sorted(folder.iterdir()) if folder.is_dir() else []:
-            if child.name.startswith(".") or not (child / GROUP_FILE).is_file():
-                continue
-            try:
-                mag = Mag(child.name)
-            except ValueError:
-                continue
-            if mag not in arrays:
-                arrays[mag] = Zarr3Array(child, read_only=True)
-        return arrays
+        return {
+            mag: Zarr3Array(path, read_only=True)
+            for mag, path in self.mag_folders(folder, GROUP_FILE).items()
+        }
 
     def mag_entry(self, layer_name: str, mag: Mag, array: ArrayBackend) -> MagViewProperties:
         """The entry webknossos writes for a Zarr v3 mag: path and axis order."""
@@ -179,12 +171,7 @@ class Zarr3Format(StorageFormat):
             shape=array.shape,
         )
         try:
-            run_tasks(
-                _copy_box,
-                [(array, copy, box) for box in array.list_written_boxes()],
-                executor,
-                desc=desc,
-            )
+            StorageFormat.copy_written(array, copy, executor, desc)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
@@ -199,12 +186,6 @@ class Zarr3Format(StorageFormat):
         from .bare import load_ome_image
 
         return load_ome_image(path)
-
-
-def _copy_box(task: tuple[ArrayBackend, ArrayBackend, BoundingBox]) -> None:
-    """Copy one stored shard (mag coordinates) between arrays; module-level so it pickles."""
-    source, target, box = task
-    target.write(box.topleft, source.read(box))
 
 
 def _ensure_groups(layer: Layer) -> None:

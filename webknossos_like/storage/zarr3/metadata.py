@@ -18,6 +18,7 @@ import attrs
 import numpy as np
 
 from ...errors import InvalidPropertiesError, StorageError, UnsupportedFormatError
+from ...properties.dtypes import SUPPORTED_DTYPES
 
 V3_FILE = "zarr.json"
 V2_FILE = ".zarray"
@@ -32,22 +33,8 @@ MAX_CHUNK_BYTES = 1 << 30
 #: Largest number of inner chunks per shard (the shard index holds 16 bytes for each).
 MAX_CHUNKS_PER_SHARD = 1 << 22
 
-#: Zarr v3 `data_type` names this library stores or reads.
-V3_DTYPES = {
-    name: np.dtype(name)
-    for name in (
-        "uint8",
-        "uint16",
-        "uint32",
-        "uint64",
-        "int8",
-        "int16",
-        "int32",
-        "int64",
-        "float32",
-        "float64",
-    )
-}
+#: Zarr v3 `data_type` names this library stores or reads: the layer dtypes.
+V3_DTYPES = {dtype.name: dtype for dtype in SUPPORTED_DTYPES}
 COMPRESSOR_CODECS = frozenset({"zstd", "blosc", "gzip"})
 _ARRAY_TO_BYTES = frozenset({"bytes", "sharding_indexed"})
 _KNOWN_V3_CODECS = COMPRESSOR_CODECS | _ARRAY_TO_BYTES | {"transpose", "crc32c"}
