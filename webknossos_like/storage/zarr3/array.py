@@ -196,22 +196,24 @@ class Zarr3Array:
         info = self._info
         check_read_size(bbox, info.dtype, info.num_channels, str(self._path))
         if bbox.is_empty():
-            return np.zeros((info.num_channels, *bbox.size.to_tuple()), dtype=info.dtype)
+            return np.zeros((info.num_channels, *bbox.size.to_tuple()), dtype=info.dtype, order="F")
         view = self._handle()
         if not self._covers(view, bbox.bottomright):
             view = self._resolved()
         shape = Vec3Int(*(int(view.domain[i].exclusive_max) for i in (1, 2, 3)))
         inside = bbox.intersected_with(BoundingBox(Vec3Int.zeros(), shape))
         if inside.is_empty():
-            return np.zeros((info.num_channels, *bbox.size.to_tuple()), dtype=info.dtype)
+            return np.zeros((info.num_channels, *bbox.size.to_tuple()), dtype=info.dtype, order="F")
         lo, hi = inside.topleft, inside.bottomright
         try:
-            data = view[:, lo.x : hi.x, lo.y : hi.y, lo.z : hi.z].read().result()
+            # Fortran order, like WKW reads: chunks are stored that way (no transpose on read),
+            # and the pyramid kernels walk x fastest.
+            data = view[:, lo.x : hi.x, lo.y : hi.y, lo.z : hi.z].read(order="F").result()
         except ValueError as exc:
             raise wrap_tensorstore_error(exc, f"reading {inside}", self._path) from None
         if inside == bbox:  # the common case: tensorstore's array is the answer, no copy
             return np.asarray(data)
-        out = np.zeros((info.num_channels, *bbox.size.to_tuple()), dtype=info.dtype)
+        out = np.zeros((info.num_channels, *bbox.size.to_tuple()), dtype=info.dtype, order="F")
         rel = inside.topleft - bbox.topleft
         out[
             :,
