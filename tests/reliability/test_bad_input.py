@@ -35,6 +35,18 @@ PRECOMPUTED = "neuroglancerPrecomputed"
 FORMATS: dict[str, dict[str, Any]] = {
     "wkw_raw": {"category": "color", "dtype": "uint8", "mag": {"compress": False}},
     "wkw_lz4": {"category": "color", "dtype": "uint8", "mag": {"compress": True}},
+    "zarr3_raw": {
+        "category": "color",
+        "dtype": "uint8",
+        "data_format": "zarr3",
+        "mag": {"compress": False},
+    },
+    "zarr3_zstd": {
+        "category": "segmentation",
+        "dtype": "uint32",
+        "data_format": "zarr3",
+        "mag": {"compress": True},
+    },
     "precomputed_raw": {
         "category": "color",
         "dtype": "uint8",
@@ -217,6 +229,30 @@ WKW_CASES: list[Case] = [
         UnsupportedFormatError,
     ),
 ]
+ZARR3_CASES: list[Case] = [
+    (
+        "negative offset",
+        lambda e: e.mag1.write(e.data(8, 8, 8), absolute_offset=(-8, 0, 0)),
+        OutOfBoundsError,
+    ),
+    (
+        "negative layer box",
+        lambda e: _set_bbox(e, BoundingBox((-8, 0, 0), (8, 8, 8))),
+        OutOfBoundsError,
+    ),
+    ("chunk shape 0", lambda e: e.layer.add_mag(4, chunk_shape=0), InvalidArgumentError),
+    ("chunk shape -32", lambda e: e.layer.add_mag(4, chunk_shape=-32), InvalidArgumentError),
+    (
+        "shard not a multiple of the chunk",
+        lambda e: e.layer.add_mag(4, chunk_shape=32, shard_shape=48),
+        UnsupportedFormatError,
+    ),
+    (
+        "precomputed options",
+        lambda e: e.layer.add_mag(4, encoding="jpeg"),
+        InvalidArgumentError,
+    ),
+]
 PRECOMPUTED_CHUNK_BUG = pytest.mark.regression(
     strict=True,
     raises=AssertionError,
@@ -271,7 +307,7 @@ SHARDED_CASES: list[Any] = [
 def _params() -> list[Any]:
     out = []
     for fmt in FORMATS:
-        extra = WKW_CASES if fmt.startswith("wkw") else PRECOMPUTED_CASES
+        extra = {"wkw": WKW_CASES, "zarr3": ZARR3_CASES}.get(fmt.split("_")[0], PRECOMPUTED_CASES)
         if fmt == "precomputed_sharded":
             extra = [*extra, *SHARDED_CASES]
         for case in [*CASES, *extra]:

@@ -48,7 +48,8 @@ class Zarr3Format(StorageFormat):
 
         self.refuse_options(self.name, settings)
         chunk = settings.chunk_shape or Vec3Int(DEFAULT_CHUNK_SHAPE)
-        shard = settings.shard_shape or Vec3Int(DEFAULT_SHARD_SHAPE).pairmax(chunk)
+        # default: the multiple of the chunk closest to 128 from below (at least one chunk)
+        shard = settings.shard_shape or chunk * (Vec3Int(DEFAULT_SHARD_SHAPE) // chunk).pairmax(1)
         path = layer.path / mag.to_layer_name()
         box = layer.bounding_box
         shape = (
