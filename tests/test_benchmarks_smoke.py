@@ -44,7 +44,7 @@ def _run(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], 
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=400,  # the webknossos 1024^3-shard zarr3 rows alone take 40-70 s
         check=False,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
