@@ -64,7 +64,7 @@ def reference(data: np.ndarray, factor: tuple[int, int, int], mode: str) -> np.n
                 elif data.dtype.kind == "f":
                     result = (ordered[k // 2 - 1] + ordered[k // 2]) / 2
                 else:
-                    result = (ordered[k // 2 - 1] + ordered[k // 2] + 1) // 2
+                    result = (ordered[k // 2 - 1] + ordered[k // 2]) // 2  # rounded down, as webknossos
             out[ch][index] = result
     return out
 
@@ -156,7 +156,7 @@ def test_upsample_repeats() -> None:
 
 def test_mode_names() -> None:
     assert parse_interpolation_mode("default", "segmentation") == "mode"
-    assert parse_interpolation_mode("default", "color") == "average"
+    assert parse_interpolation_mode("default", "color") == "median"  # as webknossos
     assert parse_interpolation_mode("MEDIAN", "color") == "median"
     with pytest.raises(
         InvalidArgumentError, match="average, median, mode, nearest, max, min"

@@ -15,9 +15,10 @@ import numpy as np
 
 
 @numba.njit(inline="always", cache=True, nogil=True)
-def _mean_up(low: Any, high: Any) -> Any:  # pragma: no cover - compiled
-    """ceil((low + high) / 2) without widening, exact for every integer type (also 64-bit)."""
-    return (low | high) - ((low ^ high) >> 1)
+def _mean_down(low: Any, high: Any) -> Any:  # pragma: no cover - compiled
+    """floor((low + high) / 2) without widening, exact for every integer type (also 64-bit);
+    webknossos rounds the median of an even count down the same way."""
+    return (low & high) + ((low ^ high) >> 1)
 
 
 @numba.njit(inline="always", cache=True, nogil=True)
@@ -50,7 +51,7 @@ def _median_222(s: Any, t: Any) -> None:  # pragma: no cover - compiled
                     s[2 * x, 2 * y + 1, 2 * z + 1],
                     s[2 * x + 1, 2 * y + 1, 2 * z + 1],
                 )
-                t[x, y, z] = _mean_up(low, high)
+                t[x, y, z] = _mean_down(low, high)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -216,7 +217,7 @@ def _median_any(s: Any, t: Any, fx: int, fy: int, fz: int) -> None:  # pragma: n
                 if k % 2:
                     t[x, y, z] = values[k // 2]
                 else:
-                    t[x, y, z] = _mean_up(values[k // 2 - 1], values[k // 2])
+                    t[x, y, z] = _mean_down(values[k // 2 - 1], values[k // 2])
 
 
 @numba.njit(cache=True, nogil=True)

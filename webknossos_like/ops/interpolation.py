@@ -124,7 +124,8 @@ _NETWORKS: dict[int, list[tuple[int, int]]] = {
 
 
 def _median(values: list[np.ndarray]) -> np.ndarray:
-    """Median of each block; for an even count the mean of the two middle values, rounded half up."""
+    """Median of each block; for an even count the mean of the two middle values, rounded down
+    (as webknossos does)."""
     k = len(values)
     dtype = values[0].dtype
     if k in _NETWORKS:
@@ -143,11 +144,11 @@ def _median(values: list[np.ndarray]) -> np.ndarray:
         result = ((low.astype(np.float64) + high) / 2).astype(dtype)
         return result
     if dtype.itemsize == 8:
-        # (low + high + 1) // 2 without the 64-bit overflow of low + high.
-        result = (low // 2 + high // 2 + (low % 2 + high % 2 + 1) // 2).astype(dtype)
+        # (low + high) // 2 without the 64-bit overflow of low + high.
+        result = (low // 2 + high // 2 + (low % 2 + high % 2) // 2).astype(dtype)
         return result
     acc = _accumulator(dtype)
-    result = ((low.astype(acc) + high.astype(acc) + 1) // 2).astype(dtype)
+    result = ((low.astype(acc) + high.astype(acc)) // 2).astype(dtype)
     return result
 
 
@@ -177,10 +178,11 @@ _KERNELS: dict[str, Callable[[list[np.ndarray]], np.ndarray]] = {
 
 
 def parse_interpolation_mode(mode: str, category: str) -> str:
-    """Resolve `default` (mode for segmentation, average for color) and validate the name."""
+    """Resolve `default` (mode for segmentation, median for color, as webknossos) and validate
+    the name."""
     name = mode.lower() if isinstance(mode, str) else mode
     if name == "default":
-        return "mode" if category == "segmentation" else "average"
+        return "mode" if category == "segmentation" else "median"
     if name not in _KERNELS:
         raise InvalidArgumentError(
             f"Unknown interpolation mode {mode!r}; valid: default, {', '.join(INTERPOLATION_MODES)}."
