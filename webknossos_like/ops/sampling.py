@@ -41,41 +41,45 @@ def mags_to_downsample(
     voxel_size: Sequence[float],
     mags_to_align_with: Iterable[Mag] = (),
 ) -> list[Mag]:
-    """The mags after `from_mag` up to `coarsest_mag` (by max dimension), each one step coarser.
+    """The mags after `from_mag` up to `coarsest_mag`, each one step coarser, by webknossos' rules.
 
-    anisotropic: double only the physically smallest axes while that keeps voxels closer to cubes
-    (the webknossos rule: (4, 4, 40) nm gives 2-2-1, 4-4-1, 8-8-1, 16-16-2); isotropic: double
-    every axis; constant_z: double x and y only. An existing mag of another layer with the next
-    max dimension is reused so that layers stay aligned.
+    No axis goes beyond `coarsest_mag`, so it is reached exactly: isotropic doubles every axis,
+    constant_z x and y (z stays at `from_mag`'s), anisotropic only the physically smallest axes
+    while that keeps voxels closer to cubes ((4, 4, 40) nm gives 2-2-1, 4-4-1, 8-8-1, 16-16-2).
+    A mag of another layer with the next max dimension is taken over, so layers stay aligned.
     """
     mode = parse_sampling_mode(sampling_mode)
-    align = sorted(set(mags_to_align_with))
+    target = coarsest_mag.as_vec3_int
+    if mode == "constant_z":
+        target = Vec3Int(target.x, target.y, from_mag.z)
+    by_max_dim = {m.max_dim: m for m in sorted(set(mags_to_align_with))}
     mags: list[Mag] = []
     current = from_mag
-    while current.max_dim < coarsest_mag.max_dim:
-        reuse = [
-            m
-            for m in align
-            if m.max_dim == current.max_dim * 2
-            and all(a >= b for a, b in zip(m, current, strict=True))
-        ]
-        if reuse and mode == "anisotropic":
-            current = reuse[0]
-        elif mode == "isotropic":
-            current = Mag(current.as_vec3_int * 2)
-        elif mode == "constant_z":
-            current = Mag((current.x * 2, current.y * 2, current.z))
+    while current.max_dim < Mag(target).max_dim:
+        if current.max_dim * 2 in by_max_dim:
+            mags.append(current := by_max_dim[current.max_dim * 2])
+            continue
+        if mode != "anisotropic":
+            new = Mag((current.as_vec3_int * 2).pairmin(target))
         else:
             physical = [m * v for m, v in zip(current, voxel_size, strict=True)]
             smallest = min(physical)
             factor = Vec3Int([2 if p == smallest else 1 for p in physical])
-            only_smallest = [m * f * v for m, f, v in zip(current, factor, voxel_size, strict=True)]
-            all_axes = [m * 2 * v for m, v in zip(current, voxel_size, strict=True)]
-            if _ratio(only_smallest) < _ratio(all_axes):
-                current = Mag(current.as_vec3_int * factor)
+            only_smallest = [p * f for p, f in zip(physical, factor, strict=True)]
+            all_axes = [p * 2 for p in physical]
+            if _ratio(all_axes) < _ratio(only_smallest):
+                new = Mag((current.as_vec3_int * 2).pairmin(target))
             else:
-                current = Mag(current.as_vec3_int * 2)
-        mags.append(current)
+                new = Mag((current.as_vec3_int * factor).pairmin(target))
+                if new.max_dim == current.max_dim and new != current:
+                    current = new  # e.g. 4-4-2 -> 4-4-4 at (1, 1, 1) nm: same max dim, skipped
+                    continue
+        if new == current:
+            raise InvalidMagError(
+                f"The coarsest mag {coarsest_mag.to_layer_name()} cannot be reached from "
+                f"{current.to_layer_name()} with voxel size {tuple(voxel_size)}."
+            )
+        mags.append(current := new)
     return mags
 
 
