@@ -209,6 +209,24 @@ class View:
         )
         return self._backend.read(self._in_mag(box))
 
+    def read_cxyz(
+        self,
+        size: Vec3IntLike | None = None,
+        *,
+        relative_offset: Vec3IntLike | None = None,
+        absolute_offset: Vec3IntLike | None = None,
+        relative_bounding_box: BoundingBox | None = None,
+        absolute_bounding_box: BoundingBox | None = None,
+    ) -> np.ndarray:
+        """Like `read` (always `(c, x, y, z)`); the webknossos spelling for N-D layers."""
+        return self.read(
+            size,
+            relative_offset=relative_offset,
+            absolute_offset=absolute_offset,
+            relative_bounding_box=relative_bounding_box,
+            absolute_bounding_box=absolute_bounding_box,
+        )
+
     def read_xyz(self, **location: Any) -> np.ndarray:
         """Like `read`, but single-channel data comes back as `(x, y, z)`."""
         data = self.read(**location)
@@ -259,12 +277,18 @@ class View:
         relative_bounding_box: BoundingBox | None = None,
         absolute_bounding_box: BoundingBox | None = None,
         executor: Executor | None = None,
+        allow_resize: bool | None = None,
+        allow_unaligned: bool = False,
     ) -> None:
         """Write `(x, y, z)` or `(c, x, y, z)` data (in this view's mag) at a mag-1 location.
 
         Every check (read-only, dtype, shape, alignment, bounds) happens before a byte is written.
         With an `executor`, a write spanning several shards encodes and writes them in parallel.
+        `allow_resize=False` refuses (`OutOfBoundsError`) a `MagView` write outside the layer
+        box, as webknossos does; unset, such writes grow the layer. `allow_unaligned` is accepted
+        for webknossos compatibility: unaligned writes always work (read-modify-write).
         """
+        del allow_unaligned  # unaligned writes are always allowed here
         self._check_writable()
         array = self._prepare_data(data)
         box = self._resolve(
@@ -280,7 +304,24 @@ class View:
                 f"Data of shape {array.shape[1:]} in mag {self._mag} does not fill {box} "
                 f"({box.size // self._mag.as_vec3_int} voxels in this mag)."
             )
+        if allow_resize is False:
+            self._check_no_resize(box)
         self._write_box(box, array, executor)
+
+    def _check_no_resize(self, box: BoundingBox) -> None:
+        """For `allow_resize=False`: refuse a box outside the view (a MagView: the layer box)."""
+        allowed = self.bounding_box.align_with_mag(self._mag, ceil=True)
+        if not allowed.contains_bbox(box):
+            raise OutOfBoundsError(
+                f"Cannot write {box}: it does not fit in {allowed}; pass allow_resize=True (or "
+                "leave it unset) to grow the layer, or resize its bounding box first."
+            )
+
+    def write_cxyz(self, data: Any, **location: Any) -> None:
+        """Like `write`, but `data` must be channel-first `(c, x, y, z)`."""
+        if np.ndim(data) != 4:
+            raise DataShapeError(f"write_cxyz needs (c, x, y, z) data, got shape {np.shape(data)}.")
+        self.write(data, **location)
 
     def _write_box(
         self, box: BoundingBox, array: np.ndarray, executor: Executor | None = None
@@ -368,6 +409,16 @@ class View:
             read_only = self._read_only
         if self._read_only and not read_only:
             raise ReadOnlyError(f"Cannot get a writable view of the read-only {self!r}.")
+        no_location = (
+            size,
+            relative_offset,
+            absolute_offset,
+            relative_bounding_box,
+            absolute_bounding_box,
+        ) == (None,) * 5
+        if no_location and self.bounding_box.is_empty():
+            # An empty layer has an empty (but valid) view, as in webknossos.
+            return self._sub_view(self.bounding_box, read_only)
         box = self._resolve(
             size=size,
             relative_offset=relative_offset,
@@ -381,6 +432,10 @@ class View:
                 f"A writable sub-view must lie inside {self.bounding_box}, got {box}; "
                 "pass read_only=True to look beyond it."
             )
+        return self._sub_view(box, read_only)
+
+    def _sub_view(self, box: BoundingBox, read_only: bool) -> View:
+        """A view of `box` on the same array (subclasses keep their bookkeeping)."""
         return View(self._backend, self._mag, box, read_only=read_only)
 
     def chunk(
@@ -450,6 +505,51 @@ class View:
         return run_tasks(
             func_per_chunk, self._work_chunks(chunk_shape), executor, desc=progress_desc
         )
+
+    def for_zipped_chunks(
+        self,
+        func_per_chunk: Callable[[tuple[View, View, int]], None],
+        target_view: View,
+        source_chunk_shape: Vec3IntLike | None = None,
+        target_chunk_shape: Vec3IntLike | None = None,
+        executor: Executor | None = None,
+        progress_desc: str | None = None,
+    ) -> None:
+        """Call `func_per_chunk((source_chunk, target_chunk, index))` for matching chunk pairs.
+
+        Both views are tiled into the same number of chunks (mag-1 shapes default to the
+        target's shard, scaled by the mag ratio for the source); the target chunks must be
+        shard-aligned when the target is writable, so parallel writers never share a file.
+        """
+        src_mag, dst_mag = self._mag.as_vec3_int, target_view.mag.as_vec3_int
+        if target_chunk_shape is None:
+            target_shape = target_view.shard_shape_mag1
+        else:
+            target_shape = Vec3Int(target_chunk_shape)
+        if source_chunk_shape is None:
+            source_shape = target_shape // dst_mag * src_mag
+        else:
+            source_shape = Vec3Int(source_chunk_shape)
+        if (
+            self.bounding_box.size // src_mag != target_view.bounding_box.size // dst_mag
+            or source_shape // src_mag != target_shape // dst_mag
+        ):
+            raise InvalidArgumentError(
+                "for_zipped_chunks needs views and chunk shapes of the same size in their own "
+                f"mags: {self.bounding_box.size // src_mag} vs "
+                f"{target_view.bounding_box.size // dst_mag} voxels, chunks "
+                f"{source_shape // src_mag} vs {target_shape // dst_mag}."
+            )
+        target_chunks = target_view._work_chunks(target_shape)
+        tasks = []
+        for index, target_chunk in enumerate(target_chunks):
+            rel = target_chunk.bounding_box.topleft - target_view.bounding_box.topleft
+            source_box = BoundingBox(
+                self.bounding_box.topleft + rel // dst_mag * src_mag,
+                target_chunk.bounding_box.size // dst_mag * src_mag,
+            )
+            tasks.append((self.get_view(absolute_bounding_box=source_box), target_chunk, index))
+        run_tasks(func_per_chunk, tasks, executor, desc=progress_desc)
 
     def content_is_equal(
         self,
