@@ -517,38 +517,44 @@ class View:
     ) -> None:
         """Call `func_per_chunk((source_chunk, target_chunk, index))` for matching chunk pairs.
 
-        Both views are tiled into the same number of chunks (mag-1 shapes default to the
-        target's shard, scaled by the mag ratio for the source); the target chunks must be
-        shard-aligned when the target is writable, so parallel writers never share a file.
+        Chunk shapes are mag-1; both default to the larger of the two views' shard shapes. The
+        ratio of the views' sizes must equal the ratio of the chunk shapes (as in webknossos).
+        A writable target needs shard-aligned chunks, so parallel writers never share a file.
         """
-        src_mag, dst_mag = self._mag.as_vec3_int, target_view.mag.as_vec3_int
-        if target_chunk_shape is None:
-            target_shape = target_view.shard_shape_mag1
-        else:
-            target_shape = Vec3Int(target_chunk_shape)
-        if source_chunk_shape is None:
-            source_shape = target_shape // dst_mag * src_mag
-        else:
-            source_shape = Vec3Int(source_chunk_shape)
-        if (
-            self.bounding_box.size // src_mag != target_view.bounding_box.size // dst_mag
-            or source_shape // src_mag != target_shape // dst_mag
-        ):
+        if (source_chunk_shape is None) != (target_chunk_shape is None):
             raise InvalidArgumentError(
-                "for_zipped_chunks needs views and chunk shapes of the same size in their own "
-                f"mags: {self.bounding_box.size // src_mag} vs "
-                f"{target_view.bounding_box.size // dst_mag} voxels, chunks "
-                f"{source_shape // src_mag} vs {target_shape // dst_mag}."
+                "Pass both source_chunk_shape and target_chunk_shape, or neither."
             )
-        target_chunks = target_view._work_chunks(target_shape)
-        tasks = []
-        for index, target_chunk in enumerate(target_chunks):
-            rel = target_chunk.bounding_box.topleft - target_view.bounding_box.topleft
-            source_box = BoundingBox(
-                self.bounding_box.topleft + rel // dst_mag * src_mag,
-                target_chunk.bounding_box.size // dst_mag * src_mag,
+        if source_chunk_shape is None or target_chunk_shape is None:
+            source_shape = self.shard_shape_mag1.pairmax(target_view.shard_shape_mag1)
+            target_shape = source_shape
+        else:
+            source_shape, target_shape = Vec3Int(source_chunk_shape), Vec3Int(target_chunk_shape)
+        if self.bounding_box.is_empty() or target_view.bounding_box.is_empty():
+            return
+        if self.bounding_box.size * target_shape != target_view.bounding_box.size * source_shape:
+            raise InvalidArgumentError(
+                f"The ratio of the view sizes ({self.bounding_box.size} to "
+                f"{target_view.bounding_box.size}) must equal the ratio of the chunk shapes "
+                f"({source_shape} to {target_shape}, mag-1 voxels)."
             )
-            tasks.append((self.get_view(absolute_bounding_box=source_box), target_chunk, index))
+        target_shard = target_view.shard_shape_mag1
+        if not target_view.read_only and target_shape % target_shard != Vec3Int.zeros():
+            raise AlignmentError(
+                f"target_chunk_shape {target_shape} must be a multiple of the target's shard "
+                f"shape {target_shard} (mag-1 voxels) when the target is writable."
+            )
+        sources = list(self.chunk(source_shape, source_shape))
+        targets = list(target_view.chunk(target_shape, target_shape))
+        if len(sources) != len(targets):
+            raise InvalidArgumentError(
+                f"The views split into {len(sources)} and {len(targets)} chunks; align them "
+                "to the chunk shapes."
+            )
+        tasks = [
+            (source, target, index)
+            for index, (source, target) in enumerate(zip(sources, targets, strict=True))
+        ]
         run_tasks(func_per_chunk, tasks, executor, desc=progress_desc)
 
     def content_is_equal(
@@ -567,7 +573,10 @@ class View:
             return False
         mine = self.get_view(read_only=True)
         theirs = other.get_view(read_only=True)
+        # Only reads: any chunk shape works (no shard multiple needed, unlike writes).
         shape = Vec3Int(chunk_shape) if chunk_shape is not None else self.shard_shape_mag1
+        shard = self.shard_shape_mag1
+        alignment = shard if shape % shard == Vec3Int.zeros() else shape
         pairs = [
             (
                 chunk,
@@ -582,7 +591,7 @@ class View:
                     read_only=True,
                 ),
             )
-            for chunk in mine.chunk(shape, self.shard_shape_mag1)
+            for chunk in mine.chunk(shape, alignment)
         ]
         return all(run_tasks(_chunks_equal, pairs, executor, desc="Comparing"))
 
