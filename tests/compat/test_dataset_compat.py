@@ -394,3 +394,47 @@ def test_content_is_equal_with_chunk_shape_below_the_shard(tmp_path: Path) -> No
         return equal, differs, small
 
     assert both(tmp_path, snippet) == ((True, False, False), (True, False, True))
+
+
+# -- 4b. references -----------------------------------------------------------------------------
+
+
+def test_add_layer_and_mag_as_ref(tmp_path: Path) -> None:
+    def snippet(lib: Any, path: Path) -> Any:
+        source = wkw_layer(lib, path / "src")
+        source.get_mag(1).write(DATA)
+        target = lib.Dataset(path / "dst", (1, 1, 1))
+        ref = target.add_layer_as_ref(source, "ref")
+        other = target.add_layer("other", "color", data_format="wkw")
+        mag = other.add_mag_as_ref(str(source.get_mag(1).path))
+        saved = json.loads((path / "dst" / "datasource-properties.json").read_text())
+        entry = saved["dataLayers"][0]["mags"][0]
+        return (
+            box(ref.bounding_box),
+            box(other.bounding_box),
+            ref.get_mag(1).read_only,
+            mag.read_only,
+            Path(entry["path"]).resolve() == (path / "src" / "color" / "1").resolve(),
+            ref.get_mag(1).read(),
+            lib.Dataset.open(path / "dst").get_layer("other").get_mag(1).read(),
+        )
+
+    wk_result, our_result = both(tmp_path, snippet)
+    assert wk_result[:5] == our_result[:5] == (((0, 0, 0), (64, 64, 64)),) * 2 + (True,) * 3
+    for index in (5, 6):
+        np.testing.assert_array_equal(wk_result[index], our_result[index])
+        np.testing.assert_array_equal(our_result[index][0], DATA)
+
+
+def test_shallow_copy_dataset(tmp_path: Path) -> None:
+    def snippet(lib: Any, path: Path) -> Any:
+        source = wkw_layer(lib, path / "src")
+        source.get_mag(1).write(DATA)
+        copy = source.dataset.shallow_copy_dataset(path / "copy", name="shallow")
+        reopened = lib.Dataset.open(path / "copy")
+        layer = reopened.get_layer("color")
+        return reopened.name, list(reopened.layers), mags(layer), layer.get_mag(1).read(), copy.name
+
+    wk_result, our_result = both(tmp_path, snippet)
+    assert wk_result[:3] == our_result[:3] == ("shallow", ["color"], [(1, 1, 1)])
+    np.testing.assert_array_equal(wk_result[3], our_result[3])

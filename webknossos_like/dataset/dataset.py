@@ -538,6 +538,51 @@ class Dataset:
             )
         return layer
 
+    def add_layer_as_ref(
+        self,
+        foreign_layer: Layer | str | os.PathLike[str],
+        new_layer_name: str | None = None,
+        *,
+        make_relative: bool = False,
+    ) -> Layer:
+        """A layer whose mags are another dataset's (read-only references, no files copied)."""
+        if isinstance(foreign_layer, (str, os.PathLike)):
+            foreign_layer = layer_from_path(foreign_layer)
+        if foreign_layer.dataset.path.resolve() == self._path.resolve():
+            raise InvalidArgumentError(
+                f"Cannot reference layer {foreign_layer.name!r} of the same dataset."
+            )
+        name = foreign_layer.name if new_layer_name is None else new_layer_name
+        layer = self.add_layer_like(foreign_layer, name)
+        try:
+            for view in foreign_layer.mags.values():
+                layer.add_mag_as_ref(view, make_relative=make_relative)
+        except BaseException:
+            self.delete_layer(name)
+            raise
+        return layer
+
+    def shallow_copy_dataset(
+        self,
+        new_dataset_path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        layers_to_ignore: list[str] | None = None,
+        make_relative: bool | None = None,
+    ) -> Dataset:
+        """A new dataset whose layers reference this one's mags (`add_layer_as_ref`)."""
+        target = Dataset(
+            new_dataset_path,
+            voxel_size=self.voxel_size,
+            name=self.name if name is None else name,
+            voxel_size_unit=self.voxel_size_unit,
+        )
+        for layer in self.layers.values():
+            if layers_to_ignore and layer.name in layers_to_ignore:
+                continue
+            target.add_layer_as_ref(layer, make_relative=bool(make_relative))
+        return target
+
     def add_layer_for_existing_files(
         self,
         layer_name: str,

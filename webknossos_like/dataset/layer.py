@@ -537,6 +537,61 @@ class Layer:
                 raise
         return target
 
+    def add_mag_as_ref(
+        self,
+        foreign_mag_view_or_path: MagView | str | os.PathLike[str],
+        *,
+        mag: MagLike | None = None,
+        extend_layer_bounding_box: bool = True,
+        make_relative: bool = False,
+    ) -> MagView:
+        """List another dataset's mag (a view or a mag folder) as a read-only mag of this layer.
+
+        No files are copied: the properties entry points at the foreign folder (absolute path,
+        or relative to this dataset with `make_relative`). Format, dtype and channels must match.
+        """
+        self._check_writable()
+        source = (
+            mag_from_path(foreign_mag_view_or_path)
+            if isinstance(foreign_mag_view_or_path, (str, os.PathLike))
+            else foreign_mag_view_or_path
+        )
+        key = source.mag if mag is None else Mag(mag)
+        foreign = source.layer
+        if foreign.dataset.path.resolve() == self._dataset.path.resolve():
+            raise InvalidArgumentError(
+                f"Cannot reference mag {source.name} of the same dataset; use add_mag_as_copy."
+            )
+        mine = (self.data_format, self.dtype, self.num_channels)
+        theirs = (foreign.data_format, source.dtype, source.num_channels)
+        if mine != theirs:
+            raise InvalidArgumentError(
+                f"Cannot reference a {theirs} mag from a {mine} layer "
+                "(data format, dtype and channels must match)."
+            )
+        storage_format = self._format
+        if storage_format.stores_extents:
+            raise UnsupportedFormatError(
+                f"{storage_format.name} layers keep their scales in one file; mags cannot be "
+                "referenced, copy them instead."
+            )
+        target = source.path.resolve()
+        entry = storage_format.mag_entry(self._name, key, source._backend)
+        entry.path = (
+            os.path.relpath(target, self._dataset.path.resolve()) if make_relative else str(target)
+        )
+        entry.mag = key.as_vec3_int.to_list()
+        self._add_mag_entry(entry)
+        if extend_layer_bounding_box:
+            grown = self.bounding_box.extended_by(source.layer.bounding_box)
+            if grown != self.bounding_box:
+
+                def grow(props: LayerProperties) -> None:
+                    set_bbox_properties(props, bbox_from_properties(props).extended_by(grown))
+
+                self._update(grow)
+        return self.get_mag(key)
+
     def _settings_like(
         self,
         source: View,
