@@ -438,3 +438,62 @@ def test_shallow_copy_dataset(tmp_path: Path) -> None:
     wk_result, our_result = both(tmp_path, snippet)
     assert wk_result[:3] == our_result[:3] == ("shallow", ["color"], [(1, 1, 1)])
     np.testing.assert_array_equal(wk_result[3], our_result[3])
+
+
+# -- 4c. default view configuration -------------------------------------------------------------
+
+
+def test_default_view_configuration_round_trip(tmp_path: Path) -> None:
+    def snippet(lib: Any, path: Path) -> Any:
+        ds = lib.Dataset(path, (1, 1, 1))
+        layer = ds.add_layer("c", "color", data_format="wkw")
+        assert ds.default_view_configuration is None and layer.default_view_configuration is None
+        ds.default_view_configuration = lib.DatasetViewConfiguration(
+            zoom=1.5, four_bit=True, position=(1, 2, 3), color_layer_order=["c"]
+        )
+        layer.default_view_configuration = lib.LayerViewConfiguration(
+            color=(255, 0, 0), alpha=50.0, intensity_range=(0, 100), is_inverted=False
+        )
+        saved = json.loads((path / "datasource-properties.json").read_text())
+        reopened = lib.Dataset.open(path)
+        dataset_config = reopened.default_view_configuration
+        layer_config = reopened.get_layer("c").default_view_configuration
+        return (
+            saved["defaultViewConfiguration"],
+            saved["dataLayers"][0]["defaultViewConfiguration"],
+            (dataset_config.zoom, tup(dataset_config.position), dataset_config.four_bit),
+            (tup(layer_config.color), tuple(layer_config.intensity_range), layer_config.alpha),
+        )
+
+    wk_result, our_result = both(tmp_path, snippet)
+    assert wk_result == our_result
+    assert wk_result[0] == {
+        "fourBit": True,
+        "zoom": 1.5,
+        "position": [1, 2, 3],
+        "colorLayerOrder": ["c"],
+    }
+
+
+def test_default_view_configuration_written_by_webknossos_reads_in_ours(tmp_path: Path) -> None:
+    ds = wk.Dataset(tmp_path / "ds", (1, 1, 1))
+    layer = ds.add_layer("c", "color", data_format="wkw")
+    ds.default_view_configuration = wk.DatasetViewConfiguration(
+        interpolation=True, layers={"c": wk.LayerViewConfiguration(is_disabled=True)}
+    )
+    layer.default_view_configuration = wk.LayerViewConfiguration(min=1.0, max=9.0)
+    ours = wl.Dataset.open(tmp_path / "ds")
+    config = ours.default_view_configuration
+    assert config is not None and config.interpolation is True
+    assert config.layers is not None and config.layers["c"].is_disabled is True
+    layer_config = ours.get_layer("c").default_view_configuration
+    assert layer_config is not None and (layer_config.min, layer_config.max) == (1.0, 9.0)
+    # webknossos writes those nested layer entries in snake_case (and reads them back empty);
+    # we read both spellings and write camelCase.
+    ours.default_view_configuration = config
+    saved = json.loads((tmp_path / "ds" / "datasource-properties.json").read_text())
+    assert saved["defaultViewConfiguration"] == {
+        "interpolation": True,
+        "layers": {"c": {"isDisabled": True}},
+    }
+    assert wl.Dataset.open(tmp_path / "ds").default_view_configuration == config

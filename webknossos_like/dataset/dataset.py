@@ -31,6 +31,7 @@ from ..properties import (
     BoundingBoxProperties,
     DatasetId,
     DatasetProperties,
+    DatasetViewConfiguration,
     LayerProperties,
     PropertiesFile,
     SegmentationLayerProperties,
@@ -280,6 +281,25 @@ class Dataset:
 
         def assign(props: DatasetProperties) -> None:
             props.id.name = value
+
+        self._update(assign)
+
+    @property
+    def default_view_configuration(self) -> DatasetViewConfiguration | None:
+        """How webknossos first shows the dataset; assigning saves it (None removes it)."""
+        data = self._properties.default_view_configuration
+        return None if data is None else DatasetViewConfiguration.from_json(data)
+
+    @default_view_configuration.setter
+    def default_view_configuration(self, value: DatasetViewConfiguration | None) -> None:
+        if value is not None and not isinstance(value, DatasetViewConfiguration):
+            raise InvalidArgumentError(
+                f"default_view_configuration must be a DatasetViewConfiguration, got {value!r}."
+            )
+        data = None if value is None else value.to_json()
+
+        def assign(props: DatasetProperties) -> None:
+            props.default_view_configuration = data
 
         self._update(assign)
 

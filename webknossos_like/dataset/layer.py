@@ -32,6 +32,7 @@ from ..ops.sampling import default_coarsest_mag, downsampling_factor, mags_to_do
 from ..properties import (
     DatasetProperties,
     LayerProperties,
+    LayerViewConfiguration,
     MagViewProperties,
     SegmentationLayerProperties,
     dtype_per_channel,
@@ -221,6 +222,26 @@ class Layer:
 
         self._update(assign)
         self._resized()
+
+    @property
+    def default_view_configuration(self) -> LayerViewConfiguration | None:
+        """How webknossos first shows the layer; assigning saves it (None removes it)."""
+        data = self._properties.default_view_configuration
+        return None if data is None else LayerViewConfiguration.from_json(data)
+
+    @default_view_configuration.setter
+    def default_view_configuration(self, value: LayerViewConfiguration | None) -> None:
+        self._check_writable()
+        if value is not None and not isinstance(value, LayerViewConfiguration):
+            raise InvalidArgumentError(
+                f"default_view_configuration must be a LayerViewConfiguration, got {value!r}."
+            )
+        data = None if value is None else value.to_json()
+
+        def assign(props: LayerProperties) -> None:
+            props.default_view_configuration = data
+
+        self._update(assign)
 
     def _check_bbox_storable(self, box: BoundingBox) -> None:
         self._format.check_box(box)
