@@ -14,6 +14,7 @@ from .dataset import (
 )
 from .errors import WebknossosLikeError
 from .geometry import BoundingBox, Mag, Vec3Int
+from .properties import DatasetViewConfiguration, LayerViewConfiguration
 
 __version__ = "0.1.0"
 
@@ -24,7 +25,9 @@ __all__ = [
     "BufferedSliceReader",
     "BufferedSliceWriter",
     "Dataset",
+    "DatasetViewConfiguration",
     "Layer",
+    "LayerViewConfiguration",
     "Mag",
     "MagView",
     "SegmentationLayer",

@@ -101,8 +101,11 @@ class ReadOnlyError(WebknossosLikeError, PermissionError):
     """A write was attempted through a read-only dataset, layer or view."""
 
 
-class OutOfBoundsError(WebknossosLikeError, IndexError):
-    """A region lies outside the view it was requested from."""
+class OutOfBoundsError(WebknossosLikeError, IndexError, ValueError):
+    """A region lies outside the view it was requested from.
+
+    Also a `ValueError`: webknossos raises that for a write outside the layer box.
+    """
 
 
 class DTypeError(WebknossosLikeError, TypeError):

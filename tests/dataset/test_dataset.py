@@ -76,7 +76,7 @@ def test_add_layer_persists(dataset: Dataset) -> None:
     reopened = Dataset.open(dataset.path)
     assert list(reopened.layers) == ["color", "seg"]
     assert reopened.get_layer("seg").category == "segmentation"
-    assert reopened.get_segmentation_layer("seg").largest_segment_id == 0
+    assert reopened.get_segmentation_layer("seg").largest_segment_id is None  # as in webknossos
     layers = properties_json(dataset)["dataLayers"]
     assert layers[0]["elementClass"] == "uint16"
     assert layers[1]["elementClass"] == "uint32"

@@ -24,13 +24,14 @@ from ..errors import (
     StorageError,
     UnsupportedFormatError,
 )
-from ..geometry import BoundingBox, Mag, Vec3IntLike
+from ..geometry import BoundingBox, Mag, Vec3Int, Vec3IntLike
 from ..properties import (
     LOCK_FILE_NAME,
     PROPERTIES_FILE_NAME,
     BoundingBoxProperties,
     DatasetId,
     DatasetProperties,
+    DatasetViewConfiguration,
     LayerProperties,
     PropertiesFile,
     SegmentationLayerProperties,
@@ -39,6 +40,7 @@ from ..properties import (
 )
 from ..storage import ArrayBackend, formats
 from ..storage.format import BareVolume
+from ._compat import dtype_arg, layer_from_path, shape_args
 from ._naming import validate_layer_name
 from ._rename import finish_interrupted_renames
 from .layer import Layer, SegmentationLayer
@@ -56,6 +58,8 @@ DEFAULT_DATA_FORMAT = formats.DEFAULT_DATA_FORMAT
 _COLOR_DTYPES = tuple(
     np.dtype(t) for t in ("uint8", "uint16", "uint32", "int8", "int16", "int32", "float32")
 )
+#: dtype names of `elementClass` that mean something else to NumPy ("float" is float64 there).
+_WK_DTYPE_NAMES = {"float": "float32", "double": "float64"}
 _SEGMENTATION_DTYPES = tuple(
     np.dtype(t) for t in ("uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64")
 )
@@ -72,12 +76,14 @@ class Dataset:
         self,
         dataset_path: str | os.PathLike[str],
         voxel_size: tuple[float, float, float] | None = None,
-        voxel_size_unit: str = "nanometer",
-        *,
         name: str | None = None,
         exist_ok: bool = False,
+        *,
+        voxel_size_unit: str = "nanometer",
         read_only: bool = False,
     ) -> None:
+        """Create a dataset folder (or reopen it with `exist_ok=True`); positional order as in
+        webknossos: path, voxel size, name, exist_ok."""
         path = Path(dataset_path)
         properties_file = PropertiesFile(path)
         if properties_file.path.exists():
@@ -279,6 +285,25 @@ class Dataset:
         self._update(assign)
 
     @property
+    def default_view_configuration(self) -> DatasetViewConfiguration | None:
+        """How webknossos first shows the dataset; assigning saves it (None removes it)."""
+        data = self._properties.default_view_configuration
+        return None if data is None else DatasetViewConfiguration.from_json(data)
+
+    @default_view_configuration.setter
+    def default_view_configuration(self, value: DatasetViewConfiguration | None) -> None:
+        if value is not None and not isinstance(value, DatasetViewConfiguration):
+            raise InvalidArgumentError(
+                f"default_view_configuration must be a DatasetViewConfiguration, got {value!r}."
+            )
+        data = None if value is None else value.to_json()
+
+        def assign(props: DatasetProperties) -> None:
+            props.default_view_configuration = data
+
+        self._update(assign)
+
+    @property
     def voxel_size(self) -> tuple[float, float, float]:
         """Physical size of a mag-1 voxel, in `voxel_size_unit`."""
         return self._properties.scale.factor
@@ -341,22 +366,36 @@ class Dataset:
         layer_name: str,
         category: str,
         *,
-        dtype: Any = "uint8",
-        num_channels: int = 1,
+        dtype: Any = None,
+        dtype_per_channel: Any = None,
+        num_channels: int | None = None,
         data_format: str = DEFAULT_DATA_FORMAT,
         bounding_box: BoundingBox | None = None,
         largest_segment_id: int | None = None,
         mappings: list[str] | None = None,
+        chunk_shape: Vec3IntLike | None = None,
+        shard_shape: Vec3IntLike | None = None,
     ) -> Layer:
-        """Add an empty layer (no mags yet) and save it to the properties."""
+        """Add an empty layer (no mags yet) and save it to the properties.
+
+        Defaults: uint8, one channel. `dtype="float"` is float32 (webknossos' meaning);
+        `dtype_per_channel` is the deprecated spelling of `dtype`. `chunk_shape`/`shard_shape`
+        become the defaults of this layer handle's `add_mag` (webknossos ignores them).
+        """
         self._check_writable()
         validate_layer_name(layer_name)
         if category not in (COLOR_CATEGORY, SEGMENTATION_CATEGORY):
             raise InvalidArgumentError(
                 f"Layer category must be 'color' or 'segmentation', got {category!r}."
             )
+        dtype = dtype_arg(dtype, dtype_per_channel)
+        if dtype is None:
+            dtype = "uint8"
+        if num_channels is None:
+            num_channels = 1
+        default_shapes = shape_args(chunk_shape, shard_shape, None)
         try:
-            dtype = np.dtype(dtype)
+            dtype = np.dtype(_WK_DTYPE_NAMES.get(dtype, dtype) if isinstance(dtype, str) else dtype)
         except TypeError as exc:
             raise DTypeError(f"{dtype!r} is not a dtype.") from exc
         allowed = _COLOR_DTYPES if category == COLOR_CATEGORY else _SEGMENTATION_DTYPES
@@ -397,8 +436,8 @@ class Dataset:
                 )
             new_layer: LayerProperties = SegmentationLayerProperties(
                 **common,
-                # A fresh layer holds no labels yet; writes raise the id from here.
-                largest_segment_id=0 if largest_segment_id is None else int(largest_segment_id),
+                # Unknown (None) unless given, as in webknossos; refresh_largest_segment_id() sets it.
+                largest_segment_id=None if largest_segment_id is None else int(largest_segment_id),
                 mappings=mappings,
             )
         else:
@@ -411,6 +450,7 @@ class Dataset:
 
         self._update(add)
         layer = self.get_layer(layer_name)
+        layer._default_shapes = default_shapes
         storage_format.layer_created(layer)
         return layer
 
@@ -420,11 +460,15 @@ class Dataset:
         category: str,
         *,
         dtype: Any = None,
+        dtype_per_channel: Any = None,
         num_channels: int | None = None,
         data_format: str = DEFAULT_DATA_FORMAT,
         **kwargs: Any,
     ) -> Layer:
         """The existing layer (checked against the given category/dtype/channels) or a new one."""
+        dtype = dtype_arg(dtype, dtype_per_channel)
+        if isinstance(dtype, str):
+            dtype = _WK_DTYPE_NAMES.get(dtype, dtype)
         if layer_name in self.layers:
             layer = self.layers[layer_name]
             mismatches = []
@@ -485,19 +529,23 @@ class Dataset:
 
     def add_layer_as_copy(
         self,
-        foreign_layer: Layer,
+        foreign_layer: Layer | str | os.PathLike[str],
         new_layer_name: str | None = None,
         *,
         chunk_shape: Vec3IntLike | None = None,
         shard_shape: Vec3IntLike | None = None,
+        chunks_per_shard: Vec3IntLike | None = None,
         compress: bool | None = None,
         data_format: str | None = None,
         executor: Executor | None = None,
     ) -> Layer:
-        """Copy a layer (from this or another dataset) with all its mags, shard by shard.
+        """Copy a layer (an object, or the path of a layer folder) with all its mags, shard by shard.
 
         `data_format` converts on the way (between `wkw`, `zarr3` and `neuroglancerPrecomputed`).
         """
+        chunk_shape, shard_shape = shape_args(chunk_shape, shard_shape, chunks_per_shard)
+        if isinstance(foreign_layer, (str, os.PathLike)):
+            foreign_layer = layer_from_path(foreign_layer)
         name = foreign_layer.name if new_layer_name is None else new_layer_name
         layer = self.add_layer_like(foreign_layer, name, data_format=data_format)
         for mag_view in foreign_layer.mags.values():
@@ -509,6 +557,51 @@ class Dataset:
                 executor=executor,
             )
         return layer
+
+    def add_layer_as_ref(
+        self,
+        foreign_layer: Layer | str | os.PathLike[str],
+        new_layer_name: str | None = None,
+        *,
+        make_relative: bool = False,
+    ) -> Layer:
+        """A layer whose mags are another dataset's (read-only references, no files copied)."""
+        if isinstance(foreign_layer, (str, os.PathLike)):
+            foreign_layer = layer_from_path(foreign_layer)
+        if foreign_layer.dataset.path.resolve() == self._path.resolve():
+            raise InvalidArgumentError(
+                f"Cannot reference layer {foreign_layer.name!r} of the same dataset."
+            )
+        name = foreign_layer.name if new_layer_name is None else new_layer_name
+        layer = self.add_layer_like(foreign_layer, name)
+        try:
+            for view in foreign_layer.mags.values():
+                layer.add_mag_as_ref(view, make_relative=make_relative)
+        except BaseException:
+            self.delete_layer(name)
+            raise
+        return layer
+
+    def shallow_copy_dataset(
+        self,
+        new_dataset_path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        layers_to_ignore: list[str] | None = None,
+        make_relative: bool | None = None,
+    ) -> Dataset:
+        """A new dataset whose layers reference this one's mags (`add_layer_as_ref`)."""
+        target = Dataset(
+            new_dataset_path,
+            voxel_size=self.voxel_size,
+            name=self.name if name is None else name,
+            voxel_size_unit=self.voxel_size_unit,
+        )
+        for layer in self.layers.values():
+            if layers_to_ignore and layer.name in layers_to_ignore:
+                continue
+            target.add_layer_as_ref(layer, make_relative=bool(make_relative))
+        return target
 
     def add_layer_for_existing_files(
         self,
@@ -592,6 +685,7 @@ class Dataset:
         data_format: str | None = None,
         chunk_shape: Vec3IntLike | None = None,
         shard_shape: Vec3IntLike | None = None,
+        chunks_per_shard: Vec3IntLike | None = None,
         compress: bool | None = None,
         voxel_size: tuple[float, float, float] | None = None,
         layers_to_ignore: list[str] | None = None,
@@ -604,6 +698,7 @@ class Dataset:
         With `exist_ok=True` an interrupted copy into the same target is finished: layers and
         mags already copied whole are kept, mags whose copy died are copied again.
         """
+        chunk_shape, shard_shape = shape_args(chunk_shape, shard_shape, chunks_per_shard)
         target = Dataset(
             new_dataset_path,
             voxel_size=self.voxel_size if voxel_size is None else voxel_size,
@@ -630,6 +725,62 @@ class Dataset:
                 if mag not in existing.mags:
                     existing.add_mag_as_copy(view, **settings)
         return target
+
+    def write_layer(
+        self,
+        layer_name: str,
+        category: str,
+        data: np.ndarray,
+        *,
+        data_format: str = DEFAULT_DATA_FORMAT,
+        downsample: bool = True,
+        chunk_shape: Vec3IntLike | None = None,
+        shard_shape: Vec3IntLike | None = None,
+        chunks_per_shard: Vec3IntLike | None = None,
+        axes: Any = None,
+        absolute_offset: Vec3IntLike | None = None,
+        mag: Any = 1,
+        executor: Executor | None = None,
+    ) -> Layer:
+        """Add a layer holding `data` (`(x, y, z)` or `(c, x, y, z)`, in `mag`) in one call.
+
+        dtype, channels and bounding box come from the array; the mag is compressed; with
+        `downsample` the pyramid is built (sequentially unless an `executor` is given).
+        """
+        if axes is not None and tuple(axes) not in (("x", "y", "z"), ("c", "x", "y", "z")):
+            raise InvalidArgumentError(
+                f"Only 3-D data (axes x, y, z, optionally with c first) is supported, got {axes!r}."
+            )
+        array = np.asarray(data)
+        if array.ndim not in (3, 4):
+            raise InvalidArgumentError(
+                f"write_layer needs (x, y, z) or (c, x, y, z) data, got shape {array.shape}."
+            )
+        num_channels = 1 if array.ndim == 3 else array.shape[0]
+        key = Mag(mag)
+        topleft = Vec3Int.zeros() if absolute_offset is None else Vec3Int(absolute_offset)
+        box = BoundingBox(topleft, Vec3Int(array.shape[-3:]) * key.as_vec3_int)
+        layer = self.add_layer(
+            layer_name,
+            category,
+            dtype=array.dtype,
+            num_channels=num_channels,
+            data_format=data_format,
+            bounding_box=box,
+        )
+        chunk, shard = shape_args(chunk_shape, shard_shape, chunks_per_shard)
+        view = layer.add_mag(key, chunk_shape=chunk, shard_shape=shard, compress=True)
+        view.write(array, absolute_offset=topleft)
+        if downsample:
+            layer.downsample(executor=executor)
+        return layer
+
+    def compress(self, executor: Executor | None = None) -> None:
+        """Compress every uncompressed mag of every layer in place (see `MagView.compress`)."""
+        for layer in self.layers.values():
+            for view in layer.mags.values():
+                if not view.info.compressed and not view.read_only:
+                    view.compress(executor=executor)
 
     def downsample(
         self,

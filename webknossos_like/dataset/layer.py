@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import (
+    DTypeError,
     InvalidArgumentError,
     InvalidNameError,
     LayerExistsError,
@@ -31,6 +32,7 @@ from ..ops.sampling import default_coarsest_mag, downsampling_factor, mags_to_do
 from ..properties import (
     DatasetProperties,
     LayerProperties,
+    LayerViewConfiguration,
     MagViewProperties,
     SegmentationLayerProperties,
     dtype_per_channel,
@@ -38,6 +40,7 @@ from ..properties import (
 from ..storage import ArrayBackend
 from ..storage.format import MagSettings, StorageFormat
 from ..storage.formats import get_format
+from ._compat import mag_from_path, shape_args
 from ._incomplete import abandoned_mags, building, marker
 from ._naming import validate_layer_name
 from ._rename import apply_rename, write_journal
@@ -71,6 +74,8 @@ class Layer:
         self._dataset = dataset
         self._name = name
         self._mag_views: dict[Mag, MagView] = {}
+        # chunk/shard shapes given to `add_layer`, the defaults of this handle's `add_mag`.
+        self._default_shapes: tuple[Vec3Int | None, Vec3Int | None] = (None, None)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_get_layer, (self._dataset, self._name))
@@ -218,6 +223,26 @@ class Layer:
         self._update(assign)
         self._resized()
 
+    @property
+    def default_view_configuration(self) -> LayerViewConfiguration | None:
+        """How webknossos first shows the layer; assigning saves it (None removes it)."""
+        data = self._properties.default_view_configuration
+        return None if data is None else LayerViewConfiguration.from_json(data)
+
+    @default_view_configuration.setter
+    def default_view_configuration(self, value: LayerViewConfiguration | None) -> None:
+        self._check_writable()
+        if value is not None and not isinstance(value, LayerViewConfiguration):
+            raise InvalidArgumentError(
+                f"default_view_configuration must be a LayerViewConfiguration, got {value!r}."
+            )
+        data = None if value is None else value.to_json()
+
+        def assign(props: LayerProperties) -> None:
+            props.default_view_configuration = data
+
+        self._update(assign)
+
     def _check_bbox_storable(self, box: BoundingBox) -> None:
         self._format.check_box(box)
 
@@ -234,10 +259,21 @@ class Layer:
 
         return layer_html(self)
 
+    def as_segmentation_layer(self) -> SegmentationLayer:
+        """This layer typed as a `SegmentationLayer`; `DTypeError` (a TypeError) for color."""
+        if not isinstance(self, SegmentationLayer):
+            raise DTypeError(f"Layer {self._name!r} is a {self.category} layer, not segmentation.")
+        return self
+
     # -- bookkeeping after writes ---------------------------------------------------------------
-    def _after_write(self, box: BoundingBox, array: np.ndarray, mag: Mag) -> None:
-        """Save the metadata a write (to `box`, mag-1, in `mag`) changed, in one merged update."""
-        changes = self._metadata_changes(box, array, mag)
+    def _after_write(
+        self, box: BoundingBox, array: np.ndarray, mag: Mag, was_empty: bool = False
+    ) -> None:
+        """Save the metadata a write (to `box`, mag-1, in `mag`) changed, in one merged update.
+
+        `was_empty`: the layer's bounding box was empty before this write.
+        """
+        changes = self._metadata_changes(box, array, mag, was_empty)
         if changes:
 
             def apply_all(props: LayerProperties) -> None:
@@ -247,7 +283,9 @@ class Layer:
             self._update(apply_all)
             self._resized()
 
-    def _metadata_changes(self, box: BoundingBox, array: np.ndarray, mag: Mag) -> list[Any]:
+    def _metadata_changes(
+        self, box: BoundingBox, array: np.ndarray, mag: Mag, was_empty: bool = False
+    ) -> list[Any]:
         """Property mutations a write of `array` to `box` requires: growing the bounding box.
 
         A write in a coarser mag that stays inside the layer box rounded out to that mag (as
@@ -378,6 +416,7 @@ class Layer:
         chunk_shape: Vec3IntLike | None = None,
         shard_shape: Vec3IntLike | None = None,
         compress: bool = True,
+        chunks_per_shard: Vec3IntLike | None = None,
         **format_options: Any,
     ) -> MagView:
         """Create a new mag (storage, properties entry) and return its view.
@@ -387,8 +426,15 @@ class Layer:
         new scale in the layer's `info`; `compress` picks compressed_segmentation for
         uint32/uint64 segmentation (and gzip inside shards); its `format_options` are
         `encoding=` (raw, compressed_segmentation, jpeg, png), `sharded=` and `jpeg_quality=`.
+        `chunks_per_shard` is deprecated (webknossos): shard = chunk * chunks_per_shard.
+        Shapes not given fall back to those passed to `add_layer` for this layer.
         """
         self._check_writable()
+        chunk_shape, shard_shape = shape_args(chunk_shape, shard_shape, chunks_per_shard)
+        if chunk_shape is None:
+            chunk_shape = self._default_shapes[0]
+        if shard_shape is None:
+            shard_shape = self._default_shapes[1]
         key = Mag(mag)
         if key in self.mags:
             raise MagExistsError(f"Layer {self._name!r} already has mag {key.to_layer_name()}.")
@@ -415,8 +461,10 @@ class Layer:
         chunk_shape: Vec3IntLike | None = None,
         shard_shape: Vec3IntLike | None = None,
         compress: bool | None = None,
+        chunks_per_shard: Vec3IntLike | None = None,
     ) -> MagView:
         """The existing mag (checked against the given parameters) or a new one."""
+        chunk_shape, shard_shape = shape_args(chunk_shape, shard_shape, chunks_per_shard)
         key = Mag(mag)
         if key not in self.mags:
             return self.add_mag(
@@ -469,28 +517,101 @@ class Layer:
 
     def add_mag_as_copy(
         self,
-        source: MagView,
+        foreign_mag_view_or_path: MagView | str | os.PathLike[str],
         *,
         mag: MagLike | None = None,
+        extend_layer_bounding_box: bool = True,
         chunk_shape: Vec3IntLike | None = None,
         shard_shape: Vec3IntLike | None = None,
+        chunks_per_shard: Vec3IntLike | None = None,
         compress: bool | None = None,
         executor: Executor | None = None,
     ) -> MagView:
-        """Copy the voxels of another mag view (any layer or dataset) into a new mag here."""
+        """Copy the voxels of another mag (a view, or the path of a mag folder) into a new mag.
+
+        With `extend_layer_bounding_box=False` only the part inside this layer's box is copied
+        and the box stays as it is; otherwise the box grows to cover the source.
+        """
         from ..ops.copy import copy_view_into
 
+        chunk_shape, shard_shape = shape_args(chunk_shape, shard_shape, chunks_per_shard)
+        source: View = (
+            mag_from_path(foreign_mag_view_or_path)
+            if isinstance(foreign_mag_view_or_path, (str, os.PathLike))
+            else foreign_mag_view_or_path
+        )
         key = source.mag if mag is None else Mag(mag)
+        if not extend_layer_bounding_box:
+            inside = source.bounding_box.intersected_with(
+                self.bounding_box.align_with_mag(source.mag, ceil=True)
+            )
+            source = source.get_view(absolute_bounding_box=inside, read_only=True)
         with building(self.path, [key]):
             target = self.add_mag(
                 key, **self._settings_like(source, chunk_shape, shard_shape, compress)
             )
             try:
-                copy_view_into(source, target, executor=executor)
+                if not source.bounding_box.is_empty():
+                    copy_view_into(source, target, executor=executor)
             except BaseException:
                 self.delete_mag(key)
                 raise
         return target
+
+    def add_mag_as_ref(
+        self,
+        foreign_mag_view_or_path: MagView | str | os.PathLike[str],
+        *,
+        mag: MagLike | None = None,
+        extend_layer_bounding_box: bool = True,
+        make_relative: bool = False,
+    ) -> MagView:
+        """List another dataset's mag (a view or a mag folder) as a read-only mag of this layer.
+
+        No files are copied: the properties entry points at the foreign folder (absolute path,
+        or relative to this dataset with `make_relative`). Format, dtype and channels must match.
+        """
+        self._check_writable()
+        source = (
+            mag_from_path(foreign_mag_view_or_path)
+            if isinstance(foreign_mag_view_or_path, (str, os.PathLike))
+            else foreign_mag_view_or_path
+        )
+        key = source.mag if mag is None else Mag(mag)
+        foreign = source.layer
+        if foreign.dataset.path.resolve() == self._dataset.path.resolve():
+            raise InvalidArgumentError(
+                f"Cannot reference mag {source.name} of the same dataset; use add_mag_as_copy."
+            )
+        mine = (self.data_format, self.dtype, self.num_channels)
+        theirs = (foreign.data_format, source.dtype, source.num_channels)
+        if mine != theirs:
+            raise InvalidArgumentError(
+                f"Cannot reference a {theirs} mag from a {mine} layer "
+                "(data format, dtype and channels must match)."
+            )
+        storage_format = self._format
+        if storage_format.stores_extents:
+            raise UnsupportedFormatError(
+                f"{storage_format.name} layers keep their scales in one file; mags cannot be "
+                "referenced, copy them instead."
+            )
+        target = source.path.resolve()
+        entry = storage_format.mag_entry(self._name, key, source._backend)
+        entry.path = (
+            os.path.relpath(target, self._dataset.path.resolve()) if make_relative else str(target)
+        )
+        entry.mag = key.as_vec3_int.to_list()
+        self._add_mag_entry(entry)
+        if extend_layer_bounding_box:
+            grown = self.bounding_box.extended_by(source.layer.bounding_box)
+            if grown != self.bounding_box:
+
+                def grow(props: LayerProperties) -> None:
+                    set_bbox_properties(props, bbox_from_properties(props).extended_by(grown))
+
+                self._update(grow)
+        return self.get_mag(key)
 
     def _settings_like(
         self,
@@ -522,10 +643,12 @@ class Layer:
         compress: bool | None = None,
         executor: Executor | None = None,
         allow_overwrite: bool = False,
+        from_mag_view: MagView | None = None,
     ) -> MagView:
-        """Compute `target_mag` from `from_mag`; a mag this creates is removed again on failure."""
+        """Compute `target_mag` from `from_mag` (or the view `from_mag_view`); a mag this
+        creates is removed again on failure."""
         self._check_writable()
-        source = self.get_mag(from_mag)
+        source = from_mag_view if from_mag_view is not None else self.get_mag(from_mag)
         target_key = Mag(target_mag)
         downsampling_factor(source.mag, target_key)
         if target_key == source.mag:
@@ -606,22 +729,34 @@ class Layer:
         sampling_mode: str = "anisotropic",
         compress: bool | None = None,
         executor: Executor | None = None,
-        align_with_other_layers: bool = True,
+        align_with_other_layers: bool | Dataset = True,
+        from_mag_view: MagView | None = None,
     ) -> list[MagView]:
         """Build the pyramid from `from_mag` (default: the coarsest existing mag) up to `coarsest_mag`.
 
         Each new mag is computed from the previous one. `coarsest_mag` defaults to the power of
-        two that brings x/y to about 100 voxels (webknossos' rule).
+        two that brings x/y to about 100 voxels (webknossos' rule). `from_mag_view` is
+        webknossos' alias of `from_mag`. `align_with_other_layers` may name another dataset
+        whose layers' mags the new mags should match.
         """
         self._discard_abandoned_mags()
+        if from_mag is None and from_mag_view is not None:
+            from_mag = from_mag_view.mag
         source = self.get_mag(from_mag) if from_mag is not None else self.mags[max(self.mags)]
         coarsest = (
             default_coarsest_mag(self.bounding_box) if coarsest_mag is None else Mag(coarsest_mag)
         )
         align: list[Mag] = []
-        if align_with_other_layers:
-            for layer in self._dataset.layers.values():
-                if layer.name != self._name:
+        if align_with_other_layers is not False and align_with_other_layers is not None:
+            from .dataset import Dataset
+
+            other = (
+                align_with_other_layers
+                if isinstance(align_with_other_layers, Dataset)
+                else self._dataset
+            )
+            for layer in other.layers.values():
+                if other is not self._dataset or layer.name != self._name:
                     align.extend(layer.mags)
         targets = mags_to_downsample(
             source.mag, coarsest, sampling_mode, self._dataset.voxel_size, align
@@ -666,6 +801,33 @@ class Layer:
                     self.delete_mag(mag.mag)
                 raise
         return made
+
+    def downsample_mag_list(
+        self,
+        from_mag: MagLike,
+        target_mags: list[MagLike],
+        interpolation_mode: str = "default",
+        compress: bool | None = None,
+        executor: Executor | None = None,
+        allow_overwrite: bool = False,
+    ) -> list[MagView]:
+        """Compute each of `target_mags` (finer to coarser) from the previous one, starting
+        at `from_mag`."""
+        source = Mag(from_mag)
+        created = []
+        for target in sorted(Mag(m) for m in target_mags):
+            created.append(
+                self.downsample_mag(
+                    source,
+                    target,
+                    interpolation_mode,
+                    compress=compress,
+                    executor=executor,
+                    allow_overwrite=allow_overwrite,
+                )
+            )
+            source = target
+        return created
 
     def redownsample(
         self, interpolation_mode: str = "default", executor: Executor | None = None
@@ -737,20 +899,24 @@ class SegmentationLayer(Layer):
 
         self._update(assign)
 
-    def _metadata_changes(self, box: BoundingBox, array: np.ndarray, mag: Mag) -> list[Any]:
+    def _metadata_changes(
+        self, box: BoundingBox, array: np.ndarray, mag: Mag, was_empty: bool = False
+    ) -> list[Any]:
         """Also raise `largest_segment_id` when the write holds a larger label."""
-        changes = super()._metadata_changes(box, array, mag)
+        changes = super()._metadata_changes(box, array, mag, was_empty)
         current = self.largest_segment_id
-        if current is None:
+        if current is None and not was_empty:
             return changes  # unknown: a partial write cannot tell the true maximum
+        # A new layer starts at None (as in webknossos); its first write makes the id known.
         written_max = int(array.max())
-        if written_max > current:
+        if current is None or written_max > current:
 
             def raise_id(props: LayerProperties) -> None:
-                if (
-                    isinstance(props, SegmentationLayerProperties)
-                    and props.largest_segment_id is not None
-                ):
+                if not isinstance(props, SegmentationLayerProperties):
+                    return
+                if props.largest_segment_id is None:
+                    props.largest_segment_id = written_max
+                else:
                     props.largest_segment_id = max(props.largest_segment_id, written_max)
 
             changes.append(raise_id)

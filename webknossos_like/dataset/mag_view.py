@@ -65,16 +65,14 @@ class MagView(View):
     ) -> None:
         """Write anywhere in the mag; a box outside the layer grows it (saved before returning)."""
         self._in_mag(box)  # alignment is checked before anything changes
+        was_empty = self._layer.bounding_box.is_empty()
         self._layer._before_write(box, self._mag)
         self._write_storage(box, array, executor)
-        self._layer._after_write(box, array, self._mag)
+        self._layer._after_write(box, array, self._mag, was_empty)
 
-    def get_view(self, *args: Any, **kwargs: Any) -> View:
-        """A sub-view (see `View.get_view`); writes through it still update the layer's metadata."""
-        view = super().get_view(*args, **kwargs)
-        return _LayerView(
-            self._layer, self._backend, view.mag, view.bounding_box, read_only=view.read_only
-        )
+    def _sub_view(self, box: BoundingBox, read_only: bool) -> View:
+        """Sub-views report their writes to the layer (largest segment id)."""
+        return _LayerView(self._layer, self._backend, self._mag, box, read_only=read_only)
 
     # -- compression ----------------------------------------------------------------------------
     def compress(
@@ -112,12 +110,9 @@ class _LayerView(View):
         super()._write_box(box, array, executor)
         self._layer._after_write(box, array, self._mag)
 
-    def get_view(self, *args: Any, **kwargs: Any) -> View:
+    def _sub_view(self, box: BoundingBox, read_only: bool) -> View:
         """A sub-view that still reports its writes to the layer."""
-        view = super().get_view(*args, **kwargs)
-        return _LayerView(
-            self._layer, self._backend, view.mag, view.bounding_box, read_only=view.read_only
-        )
+        return _LayerView(self._layer, self._backend, self._mag, box, read_only=read_only)
 
 
 class _Unopened:

@@ -209,6 +209,24 @@ class View:
         )
         return self._backend.read(self._in_mag(box))
 
+    def read_cxyz(
+        self,
+        size: Vec3IntLike | None = None,
+        *,
+        relative_offset: Vec3IntLike | None = None,
+        absolute_offset: Vec3IntLike | None = None,
+        relative_bounding_box: BoundingBox | None = None,
+        absolute_bounding_box: BoundingBox | None = None,
+    ) -> np.ndarray:
+        """Like `read` (always `(c, x, y, z)`); the webknossos spelling for N-D layers."""
+        return self.read(
+            size,
+            relative_offset=relative_offset,
+            absolute_offset=absolute_offset,
+            relative_bounding_box=relative_bounding_box,
+            absolute_bounding_box=absolute_bounding_box,
+        )
+
     def read_xyz(self, **location: Any) -> np.ndarray:
         """Like `read`, but single-channel data comes back as `(x, y, z)`."""
         data = self.read(**location)
@@ -259,12 +277,18 @@ class View:
         relative_bounding_box: BoundingBox | None = None,
         absolute_bounding_box: BoundingBox | None = None,
         executor: Executor | None = None,
+        allow_resize: bool | None = None,
+        allow_unaligned: bool = False,
     ) -> None:
         """Write `(x, y, z)` or `(c, x, y, z)` data (in this view's mag) at a mag-1 location.
 
         Every check (read-only, dtype, shape, alignment, bounds) happens before a byte is written.
         With an `executor`, a write spanning several shards encodes and writes them in parallel.
+        `allow_resize=False` refuses (`OutOfBoundsError`) a `MagView` write outside the layer
+        box, as webknossos does; unset, such writes grow the layer. `allow_unaligned` is accepted
+        for webknossos compatibility: unaligned writes always work (read-modify-write).
         """
+        del allow_unaligned  # unaligned writes are always allowed here
         self._check_writable()
         array = self._prepare_data(data)
         box = self._resolve(
@@ -280,7 +304,24 @@ class View:
                 f"Data of shape {array.shape[1:]} in mag {self._mag} does not fill {box} "
                 f"({box.size // self._mag.as_vec3_int} voxels in this mag)."
             )
+        if allow_resize is False:
+            self._check_no_resize(box)
         self._write_box(box, array, executor)
+
+    def _check_no_resize(self, box: BoundingBox) -> None:
+        """For `allow_resize=False`: refuse a box outside the view (a MagView: the layer box)."""
+        allowed = self.bounding_box.align_with_mag(self._mag, ceil=True)
+        if not allowed.contains_bbox(box):
+            raise OutOfBoundsError(
+                f"Cannot write {box}: it does not fit in {allowed}; pass allow_resize=True (or "
+                "leave it unset) to grow the layer, or resize its bounding box first."
+            )
+
+    def write_cxyz(self, data: Any, **location: Any) -> None:
+        """Like `write`, but `data` must be channel-first `(c, x, y, z)`."""
+        if np.ndim(data) != 4:
+            raise DataShapeError(f"write_cxyz needs (c, x, y, z) data, got shape {np.shape(data)}.")
+        self.write(data, **location)
 
     def _write_box(
         self, box: BoundingBox, array: np.ndarray, executor: Executor | None = None
@@ -368,6 +409,16 @@ class View:
             read_only = self._read_only
         if self._read_only and not read_only:
             raise ReadOnlyError(f"Cannot get a writable view of the read-only {self!r}.")
+        no_location = (
+            size,
+            relative_offset,
+            absolute_offset,
+            relative_bounding_box,
+            absolute_bounding_box,
+        ) == (None,) * 5
+        if no_location and self.bounding_box.is_empty():
+            # An empty layer has an empty (but valid) view, as in webknossos.
+            return self._sub_view(self.bounding_box, read_only)
         box = self._resolve(
             size=size,
             relative_offset=relative_offset,
@@ -381,6 +432,10 @@ class View:
                 f"A writable sub-view must lie inside {self.bounding_box}, got {box}; "
                 "pass read_only=True to look beyond it."
             )
+        return self._sub_view(box, read_only)
+
+    def _sub_view(self, box: BoundingBox, read_only: bool) -> View:
+        """A view of `box` on the same array (subclasses keep their bookkeeping)."""
         return View(self._backend, self._mag, box, read_only=read_only)
 
     def chunk(
@@ -451,6 +506,57 @@ class View:
             func_per_chunk, self._work_chunks(chunk_shape), executor, desc=progress_desc
         )
 
+    def for_zipped_chunks(
+        self,
+        func_per_chunk: Callable[[tuple[View, View, int]], None],
+        target_view: View,
+        source_chunk_shape: Vec3IntLike | None = None,
+        target_chunk_shape: Vec3IntLike | None = None,
+        executor: Executor | None = None,
+        progress_desc: str | None = None,
+    ) -> None:
+        """Call `func_per_chunk((source_chunk, target_chunk, index))` for matching chunk pairs.
+
+        Chunk shapes are mag-1; both default to the larger of the two views' shard shapes. The
+        ratio of the views' sizes must equal the ratio of the chunk shapes (as in webknossos).
+        A writable target needs shard-aligned chunks, so parallel writers never share a file.
+        """
+        if (source_chunk_shape is None) != (target_chunk_shape is None):
+            raise InvalidArgumentError(
+                "Pass both source_chunk_shape and target_chunk_shape, or neither."
+            )
+        if source_chunk_shape is None or target_chunk_shape is None:
+            source_shape = self.shard_shape_mag1.pairmax(target_view.shard_shape_mag1)
+            target_shape = source_shape
+        else:
+            source_shape, target_shape = Vec3Int(source_chunk_shape), Vec3Int(target_chunk_shape)
+        if self.bounding_box.is_empty() or target_view.bounding_box.is_empty():
+            return
+        if self.bounding_box.size * target_shape != target_view.bounding_box.size * source_shape:
+            raise InvalidArgumentError(
+                f"The ratio of the view sizes ({self.bounding_box.size} to "
+                f"{target_view.bounding_box.size}) must equal the ratio of the chunk shapes "
+                f"({source_shape} to {target_shape}, mag-1 voxels)."
+            )
+        target_shard = target_view.shard_shape_mag1
+        if not target_view.read_only and target_shape % target_shard != Vec3Int.zeros():
+            raise AlignmentError(
+                f"target_chunk_shape {target_shape} must be a multiple of the target's shard "
+                f"shape {target_shard} (mag-1 voxels) when the target is writable."
+            )
+        sources = list(self.chunk(source_shape, source_shape))
+        targets = list(target_view.chunk(target_shape, target_shape))
+        if len(sources) != len(targets):
+            raise InvalidArgumentError(
+                f"The views split into {len(sources)} and {len(targets)} chunks; align them "
+                "to the chunk shapes."
+            )
+        tasks = [
+            (source, target, index)
+            for index, (source, target) in enumerate(zip(sources, targets, strict=True))
+        ]
+        run_tasks(func_per_chunk, tasks, executor, desc=progress_desc)
+
     def content_is_equal(
         self,
         other: View,
@@ -467,7 +573,10 @@ class View:
             return False
         mine = self.get_view(read_only=True)
         theirs = other.get_view(read_only=True)
+        # Only reads: any chunk shape works (no shard multiple needed, unlike writes).
         shape = Vec3Int(chunk_shape) if chunk_shape is not None else self.shard_shape_mag1
+        shard = self.shard_shape_mag1
+        alignment = shard if shape % shard == Vec3Int.zeros() else shape
         pairs = [
             (
                 chunk,
@@ -482,7 +591,7 @@ class View:
                     read_only=True,
                 ),
             )
-            for chunk in mine.chunk(shape, self.shard_shape_mag1)
+            for chunk in mine.chunk(shape, alignment)
         ]
         return all(run_tasks(_chunks_equal, pairs, executor, desc="Comparing"))
 

@@ -39,8 +39,14 @@ from webknossos_like.properties.properties_file import (
     PROPERTIES_FILE_NAME,
     PropertiesFile,
 )
+from webknossos_like.properties.view_configuration import (
+    DatasetViewConfiguration,
+    LayerViewConfiguration,
+)
 
 __all__ = [
+    "DatasetViewConfiguration",
+    "LayerViewConfiguration",
     "COLOR_CATEGORY",
     "ELEMENT_CLASSES",
     "JS_MAX_SAFE_INTEGER",
