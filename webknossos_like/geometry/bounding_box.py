@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import product
+from typing import Any, ClassVar, cast
 
 import attrs
 import numpy as np
@@ -15,6 +19,7 @@ from webknossos_like.geometry.vec3_int import Vec3Int, Vec3IntLike, _coerce
 __all__ = ["BoundingBox"]
 
 _PROPERTY_KEYS = ("topLeft", "width", "height", "depth")
+_XYZ = ("x", "y", "z")
 
 
 def _to_vec3_int(value: Vec3IntLike) -> Vec3Int:
@@ -157,11 +162,30 @@ class BoundingBox:
         """Return the number of voxels as an unbounded Python int."""
         return self.size.prod()
 
-    def contains(self, point: Vec3IntLike) -> bool:
-        """Return whether topleft <= point < bottomright on every axis."""
-        p = _coerce(point)
+    def contains(self, point: Vec3IntLike | Iterable[float]) -> bool:
+        """Return whether topleft <= point < bottomright on every axis.
+
+        As in webknossos: a numpy array of shape (3,) is compared as is (float coordinates
+        work exactly, e.g. 9.5 lies inside [0, 10)); any other sequence of three numbers is
+        first truncated towards zero with int(), so (-0.5, 0, 0) counts as (0, 0, 0). An int is
+        broadcast to all axes.
+        """
         tl, br = self.topleft, self.bottomright
-        return tl.x <= p.x < br.x and tl.y <= p.y < br.y and tl.z <= p.z < br.z
+        if isinstance(point, np.ndarray):
+            if point.shape != (3,):
+                raise GeometryError(
+                    f"A numpy point for BoundingBox.contains must have shape (3,), got {point.shape}"
+                )
+            return bool(np.all(point >= tl.to_np()) and np.all(point < br.to_np()))
+        if isinstance(point, (Vec3Int, int)):
+            p = _coerce(point)
+            x, y, z = p.x, p.y, p.z
+        else:
+            items = list(point)
+            if len(items) != 3:
+                raise GeometryError(f"A point needs three coordinates, got {point!r}")
+            x, y, z = (int(item) for item in items)
+        return tl.x <= x < br.x and tl.y <= y < br.y and tl.z <= z < br.z
 
     def contains_bbox(self, other: BoundingBox) -> bool:
         """Return whether `other` lies inside this box, defined as other.intersected_with(self) == other.
@@ -178,8 +202,13 @@ class BoundingBox:
 
     # --- combining boxes ----------------------------------------------------------------------
 
-    def intersected_with(self, other: BoundingBox) -> BoundingBox:
-        """Return the overlap; disjoint boxes give an empty box at the max of the toplefts."""
+    def intersected_with(self, other: BoundingBox, dont_assert: bool = False) -> BoundingBox:
+        """Return the overlap; disjoint boxes give an empty box at the max of the toplefts.
+
+        `dont_assert` is accepted for webknossos compatibility and has no effect: webknossos
+        raises AssertionError for an empty overlap unless it is True, this library never raises.
+        """
+        del dont_assert
         topleft = self.topleft.pairmax(other.topleft)
         bottomright = self.bottomright.pairmin(other.bottomright)
         return BoundingBox(topleft, (bottomright - topleft).pairmax(0))
@@ -228,14 +257,24 @@ class BoundingBox:
     # --- mags and alignment -------------------------------------------------------------------
 
     def align_with_mag(self, mag: MagLike, ceil: bool = False) -> BoundingBox:
-        """Snap to multiples of `mag`: topleft floored, bottomright ceiled (if `ceil`) or floored.
+        """Snap topleft and bottomright to multiples of `mag`, as webknossos does.
+
+        With `ceil` the box grows to the smallest aligned box around it (topleft rounded down,
+        bottomright rounded up). Without it (the default) it shrinks to the largest aligned box
+        inside (topleft rounded up, bottomright rounded down). If no aligned box fits inside on
+        some axis, the rounded corners cross; like webknossos the negative extent is then
+        flipped, which yields the one grid cell around the box on that axis.
 
         Any strictly positive vector is accepted as the grid, not only power-of-two mags.
         """
         m = _grid(mag, "Mag")
-        topleft = (self.topleft // m) * m
-        bottomright = self.bottomright.ceildiv(m) * m if ceil else (self.bottomright // m) * m
-        return BoundingBox(topleft, bottomright - topleft)
+        if ceil:
+            topleft = (self.topleft // m) * m
+            bottomright = self.bottomright.ceildiv(m) * m
+            return BoundingBox(topleft, bottomright - topleft)
+        start = self.topleft.ceildiv(m) * m
+        end = (self.bottomright // m) * m
+        return BoundingBox(start.pairmin(end), (end - start).pairmax(start - end))
 
     def in_mag(self, mag: MagLike) -> BoundingBox:
         """Convert mag-1 coordinates into coordinates of `mag`; the box must be aligned with it."""
@@ -253,41 +292,74 @@ class BoundingBox:
         vec = Mag(mag).as_vec3_int
         return BoundingBox(self.topleft * vec, self.size * vec)
 
-    def chunk(
+    def iter_chunk_toplefts(
         self,
         chunk_shape: Vec3IntLike,
         chunk_border_alignments: MagLike | None = None,
-    ) -> Iterator[BoundingBox]:
-        """Tile the box exactly, without overlap, into chunks (z outermost, x innermost).
+        clip_to: BoundingBox | None = None,
+    ) -> Iterator[tuple[int, int, int]]:
+        """Iterate the topleft (x, y, z) of every cell of `chunk()`'s grid, as plain int tuples.
 
-        Without alignments chunks start at topleft and step by `chunk_shape`. With
-        `chunk_border_alignments`, chunk borders lie on multiples of it (the grid starts at
-        floor(topleft / alignment) * alignment) and the chunks are clipped to this box. Arguments
-        are validated eagerly, before the first chunk is requested.
+        Same grid and order as `chunk()` (x outermost, z innermost, as webknossos), but the cells
+        are not clipped: with `chunk_border_alignments` the first start on an axis may lie before
+        this box's topleft. With `clip_to`, only cells overlapping both boxes are yielded (cells
+        that merely touch a border are not). Arguments are validated eagerly.
         """
+        shape = self._chunk_shape(chunk_shape)
+        if chunk_border_alignments is None:
+            grid = self.topleft
+        else:
+            grid = self._grid_start(shape, chunk_border_alignments)
+        start, end = self.topleft, self.bottomright
+        if clip_to is not None:
+            start = start.pairmax(clip_to.topleft)
+            end = end.pairmin(clip_to.bottomright)
+        ranges = []
+        for first, stop, phase, step in zip(start, end, grid, shape, strict=True):
+            if first >= stop:
+                return iter(())
+            ranges.append(range(first - (first - phase) % step, stop, step))
+        return cast(Iterator[tuple[int, int, int]], product(*ranges))
+
+    def _chunk_shape(self, chunk_shape: Vec3IntLike) -> Vec3Int:
+        """Return `chunk_shape` as a Vec3Int, else raise GeometryError if not strictly positive."""
         shape = _coerce(chunk_shape)
         if not shape.is_positive(strictly_positive=True):
             raise GeometryError(
                 f"chunk_shape must be strictly positive on every axis, got {chunk_shape!r}"
             )
-        if chunk_border_alignments is None:
-            start = self.topleft
-        else:
-            alignment = _grid(chunk_border_alignments, "chunk_border_alignments")
-            if not _is_multiple(shape, alignment):
-                raise AlignmentError(
-                    f"chunk_shape {shape.to_tuple()} must be a multiple of "
-                    f"chunk_border_alignments {alignment.to_tuple()}"
-                )
-            start = (self.topleft // alignment) * alignment
-        return self._chunks(start, shape)
+        return shape
 
-    def _chunks(self, start: Vec3Int, shape: Vec3Int) -> Iterator[BoundingBox]:
-        """Yield the grid cells starting at `start` with step `shape`, clipped to this box."""
-        if self.is_empty():
-            return
-        end = self.bottomright
-        for z in range(start.z, end.z, shape.z):
-            for y in range(start.y, end.y, shape.y):
-                for x in range(start.x, end.x, shape.x):
-                    yield BoundingBox(Vec3Int._of(x, y, z), shape).intersected_with(self)
+    def _grid_start(self, shape: Vec3Int, chunk_border_alignments: MagLike) -> Vec3Int:
+        """Return the grid line at or before topleft for aligned chunking (validating the args)."""
+        alignment = _grid(chunk_border_alignments, "chunk_border_alignments")
+        if not _is_multiple(shape, alignment):
+            raise AlignmentError(
+                f"chunk_shape {shape.to_tuple()} must be a multiple of "
+                f"chunk_border_alignments {alignment.to_tuple()}"
+            )
+        return (self.topleft // alignment) * alignment
+
+    def chunk(
+        self,
+        chunk_shape: Vec3IntLike,
+        chunk_border_alignments: MagLike | None = None,
+    ) -> Iterator[BoundingBox]:
+        """Tile the box exactly, without overlap, into chunks (x outermost, z innermost).
+
+        Without alignments chunks start at topleft and step by `chunk_shape`. With
+        `chunk_border_alignments`, chunk borders lie on multiples of it (the grid starts at
+        floor(topleft / alignment) * alignment) and the chunks are clipped to this box. The
+        order is webknossos': the one of `iter_chunk_toplefts()`. Arguments are validated
+        eagerly, before the first chunk is requested.
+        """
+        shape = self._chunk_shape(chunk_shape)
+        toplefts = self.iter_chunk_toplefts(shape, chunk_border_alignments)
+        return self._chunks(toplefts, shape)
+
+    def _chunks(
+        self, toplefts: Iterator[tuple[int, int, int]], shape: Vec3Int
+    ) -> Iterator[BoundingBox]:
+        """Yield the cells at `toplefts` of size `shape`, clipped to this box."""
+        for x, y, z in toplefts:
+            yield BoundingBox(Vec3Int._of(x, y, z), shape).intersected_with(self)
