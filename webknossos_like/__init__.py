@@ -13,7 +13,7 @@ from .dataset import (
     View,
 )
 from .errors import WebknossosLikeError
-from .geometry import BoundingBox, Mag, Vec3Int
+from .geometry import BoundingBox, Mag, NDBoundingBox, Vec3Float, Vec3Int, VecInt
 
 __version__ = "0.1.0"
 
@@ -27,8 +27,11 @@ __all__ = [
     "Layer",
     "Mag",
     "MagView",
+    "NDBoundingBox",
     "SegmentationLayer",
+    "Vec3Float",
     "Vec3Int",
+    "VecInt",
     "View",
     "WebknossosLikeError",
     "__version__",

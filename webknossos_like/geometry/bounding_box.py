@@ -11,6 +11,7 @@ from typing import Any, ClassVar, cast
 
 import attrs
 import numpy as np
+import numpy.typing as npt
 
 from webknossos_like.errors import AlignmentError, GeometryError
 from webknossos_like.geometry.mag import Mag, MagLike
@@ -79,6 +80,125 @@ class BoundingBox:
         """Return e.g. "BoundingBox(topleft=(0, 0, 0), size=(10, 10, 10))"."""
         return f"BoundingBox(topleft={self.topleft.to_tuple()}, size={self.size.to_tuple()})"
 
+    # --- webknossos' NDBoundingBox view of a 3D box (axes x, y, z) ----------------------------
+
+    axes: ClassVar[tuple[str, str, str]] = _XYZ
+    """The axis names, always ("x", "y", "z") as on webknossos' BoundingBox."""
+
+    @property
+    def index(self) -> Vec3Int:
+        """The axis index vector webknossos' BoundingBox carries by default, (1, 2, 3)."""
+        return Vec3Int._of(1, 2, 3)
+
+    @property
+    def index_xyz(self) -> Vec3Int:
+        """Same as `index` (a 3D box has only x, y, z)."""
+        return self.index
+
+    @property
+    def ndim(self) -> int:
+        """Return 3, the number of axes."""
+        return 3
+
+    def __len__(self) -> int:
+        """Return 3, the number of axes (as webknossos' NDBoundingBox)."""
+        return 3
+
+    @property
+    def topleft_xyz(self) -> Vec3Int:
+        """Same as `topleft` (a 3D box has only x, y, z)."""
+        return self.topleft
+
+    @property
+    def size_xyz(self) -> Vec3Int:
+        """Same as `size`."""
+        return self.size
+
+    @property
+    def bottomright_xyz(self) -> Vec3Int:
+        """Same as `bottomright`."""
+        return self.bottomright
+
+    def with_topleft_xyz(self, new_xyz: Vec3IntLike) -> BoundingBox:
+        """Same as `with_topleft`."""
+        return self.with_topleft(new_xyz)
+
+    def with_size_xyz(self, new_xyz: Vec3IntLike) -> BoundingBox:
+        """Same as `with_size`."""
+        return self.with_size(new_xyz)
+
+    def with_bottomright_xyz(self, new_xyz: Vec3IntLike) -> BoundingBox:
+        """Same as `with_bottomright`."""
+        return self.with_bottomright(new_xyz)
+
+    def _axis(self, axis: str) -> int:
+        """Return the position of axis "x", "y" or "z"; KeyError otherwise (as webknossos)."""
+        if axis not in _XYZ:
+            raise KeyError("The given axis name does not exist.")
+        return _XYZ.index(axis)
+
+    def with_bounds(
+        self, axis: str, new_topleft: int | None = None, new_size: int | None = None
+    ) -> BoundingBox:
+        """Return a copy with topleft and/or size replaced on one axis ("x", "y" or "z")."""
+        index = self._axis(axis)
+        topleft = (
+            self.topleft if new_topleft is None else self.topleft.with_replaced(index, new_topleft)
+        )
+        size = self.size if new_size is None else self.size.with_replaced(index, new_size)
+        return BoundingBox(topleft, size)
+
+    def with_bounds_x(
+        self, new_topleft_x: int | None = None, new_size_x: int | None = None
+    ) -> BoundingBox:
+        """Return a copy with topleft.x and/or size.x replaced."""
+        return self.with_bounds("x", new_topleft_x, new_size_x)
+
+    def with_bounds_y(
+        self, new_topleft_y: int | None = None, new_size_y: int | None = None
+    ) -> BoundingBox:
+        """Return a copy with topleft.y and/or size.y replaced."""
+        return self.with_bounds("y", new_topleft_y, new_size_y)
+
+    def with_bounds_z(
+        self, new_topleft_z: int | None = None, new_size_z: int | None = None
+    ) -> BoundingBox:
+        """Return a copy with topleft.z and/or size.z replaced."""
+        return self.with_bounds("z", new_topleft_z, new_size_z)
+
+    def get_bounds(self, axis: str) -> tuple[int, int]:
+        """Return (start, end) on one axis, end exclusive."""
+        index = self._axis(axis)
+        return (self.topleft[index], self.bottomright[index])
+
+    def get_shape(self, axis_name: str) -> int:
+        """Return the size on one axis."""
+        if axis_name not in _XYZ:
+            raise KeyError(f"Axis {axis_name} doesn't exist in NDBoundingBox.")
+        return self.size[_XYZ.index(axis_name)]
+
+    def slice_array(self, array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """Return `array[self.to_slices()]`."""
+        return array[self.to_slices()]
+
+    def to_slices_xyz(self) -> tuple[slice, slice, slice]:
+        """Same as `to_slices` (a 3D box has only x, y, z)."""
+        return self.to_slices()
+
+    def xyz_array_to_bbox_shape(self, data: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """Return `data` unchanged: an x, y, z array already has this box's axis order."""
+        return data
+
+    @classmethod
+    def group_boxes_with_aligned_mag(
+        cls, bounding_boxes: Iterable[BoundingBox], aligning_mag: MagLike
+    ) -> dict[BoundingBox, list[BoundingBox]]:
+        """Group boxes by `box.align_with_mag(aligning_mag, ceil=True)` (e.g. the shard they touch)."""
+        groups: dict[BoundingBox, list[BoundingBox]] = defaultdict(list)
+        for box in bounding_boxes:
+            groups[box.align_with_mag(aligning_mag, ceil=True)].append(box)
+        return groups
+
     # --- alternative constructors and serialisation -------------------------------------------
 
     @classmethod
@@ -94,6 +214,68 @@ class BoundingBox:
     def to_tuple6(self) -> tuple[int, int, int, int, int, int]:
         """Return (x, y, z, width, height, depth)."""
         return (*self.topleft.to_tuple(), *self.size.to_tuple())
+
+    @classmethod
+    def from_ndbbox(cls, bbox: Any) -> BoundingBox:
+        """Return the x, y, z part of an NDBoundingBox (or any box with topleft_xyz, size_xyz)."""
+        return cls(bbox.topleft_xyz, bbox.size_xyz)
+
+    @classmethod
+    def from_tuple2(cls, tuple2: Sequence[Vec3IntLike]) -> BoundingBox:
+        """Build from (topleft, size)."""
+        if len(tuple2) != 2:
+            raise GeometryError(f"BoundingBox.from_tuple2 needs (topleft, size), got {tuple2!r}")
+        return cls(tuple2[0], tuple2[1])
+
+    @classmethod
+    def from_csv(cls, csv_bbox: str) -> BoundingBox:
+        """Parse "x,y,z,width,height,depth"."""
+        try:
+            values = [int(part) for part in csv_bbox.split(",")]
+        except ValueError:
+            raise GeometryError(f"Cannot parse a bounding box from {csv_bbox!r}") from None
+        return cls.from_tuple6(values)
+
+    def to_csv(self) -> str:
+        """Return "x,y,z,width,height,depth"."""
+        return ",".join(str(value) for value in self.to_tuple6())
+
+    @classmethod
+    def from_config_dict(cls, bbox: Mapping[str, Any]) -> BoundingBox:
+        """Parse {"topleft": [x, y, z], "size": [w, h, d]}."""
+        return cls(bbox["topleft"], bbox["size"])
+
+    def to_config_dict(self) -> dict[str, list[int]]:
+        """Return {"topleft": [x, y, z], "size": [w, h, d]}."""
+        return {"topleft": self.topleft.to_list(), "size": self.size.to_list()}
+
+    @classmethod
+    def from_checkpoint_name(cls, checkpoint_name: str) -> BoundingBox:
+        """Extract the first "x_y_z_w_h_d" group of six non-negative ints from a string."""
+        match = re.search(r"([0-9]+_){5}[0-9]+", checkpoint_name)
+        if match is None:
+            raise GeometryError(f"Could not extract bounding box from {checkpoint_name}")
+        return cls.from_tuple6(int(value) for value in match.group().split("_"))
+
+    def to_checkpoint_name(self) -> str:
+        """Return "x_y_z_w_h_d"."""
+        return "_".join(str(value) for value in self.to_tuple6())
+
+    @classmethod
+    def from_auto(cls, obj: BoundingBox | str | Mapping[str, Any] | Sequence[Any]) -> BoundingBox:
+        """Build from a box, a CSV or JSON string, a config or properties dict, or a 2/6-sequence."""
+        if isinstance(obj, BoundingBox):
+            return obj
+        if isinstance(obj, str):
+            return cls.from_auto(json.loads(obj)) if ":" in obj else cls.from_csv(obj)
+        if isinstance(obj, Mapping):
+            return cls.from_config_dict(obj) if "size" in obj else cls.from_properties_dict(obj)
+        if isinstance(obj, (list, tuple)):
+            if len(obj) == 2:
+                return cls.from_tuple2(obj)
+            if len(obj) == 6:
+                return cls.from_tuple6(obj)
+        raise GeometryError(f"Unknown bounding box format: {obj!r}")
 
     @classmethod
     def from_points(cls, points: Iterable[Vec3IntLike]) -> BoundingBox:
