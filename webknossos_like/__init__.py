@@ -13,7 +13,10 @@ from .dataset import (
     View,
 )
 from .errors import WebknossosLikeError
-from .geometry import BoundingBox, Mag, NDBoundingBox, Vec3Float, Vec3Int, VecInt
+from .geometry import BoundingBox, Mag, Vec3Int
+from .geometry.nd_bounding_box import NDBoundingBox
+from .geometry.vec3_float import Vec3Float
+from .geometry.vec_int import VecInt
 
 __version__ = "0.1.0"
 
