@@ -157,6 +157,14 @@ class Vec3Float:
         """Return whether `item` equals one of the components."""
         return item in self.to_tuple()
 
+    def index(self, value: object) -> int:
+        """Return the position of the first component equal to `value` (ValueError if none)."""
+        return self.to_tuple().index(value)
+
+    def count(self, value: object) -> int:
+        """Return how many components equal `value`."""
+        return self.to_tuple().count(value)
+
     # --- comparison ---------------------------------------------------------------------------
 
     def _comparable(self, other: object) -> tuple[Any, ...] | None:
