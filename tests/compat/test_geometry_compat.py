@@ -670,6 +670,40 @@ def test_nd_bounding_box_with_channels_chunks_like_webknossos() -> None:
     assert ours.get_shape("c") == w.get_shape("c")
 
 
+def test_nd_xyz_array_to_bbox_shape_matches() -> None:
+    data = np.arange(2 * 3 * 4).reshape(2, 3, 4)
+    w, ours = nd_both((5, 0, 0, 0), (1, 3, 2, 4), ("t", "y", "x", "z"))
+    np.testing.assert_array_equal(
+        ours.xyz_array_to_bbox_shape(data), w.xyz_array_to_bbox_shape(data)
+    )
+
+
+def test_nd_group_boxes_with_aligned_mag_matches() -> None:
+    args = [
+        ((1, 2, 3, 0), (4, 4, 4, 1)),
+        ((5, 6, 7, 1), (2, 2, 2, 1)),
+        ((9, 9, 9, 0), (1, 1, 1, 1)),
+    ]
+    ours = wl.NDBoundingBox.group_boxes_with_aligned_mag(
+        [wl.NDBoundingBox(*a, AXES_XYZT) for a in args], wl.Mag(8)
+    )
+    theirs = wk.NDBoundingBox.group_boxes_with_aligned_mag(
+        [wk.NDBoundingBox(*a, AXES_XYZT) for a in args], wk.Mag(8)
+    )
+    assert {key(k): [key(b) for b in v] for k, v in ours.items()} == {
+        key(k): [key(b) for b in v] for k, v in theirs.items()
+    }
+
+
+def test_public_api_of_vec_int_and_nd_bounding_box() -> None:
+    # VecInt.from_str needs axes it cannot get (it fails in webknossos 4.3.3 too);
+    # normalize_axes belongs to NormalizedBoundingBox, which is not part of this library.
+    vec_theirs = {name for name in dir(wk.VecInt) if not name.startswith("_")}
+    assert vec_theirs - set(dir(wl.VecInt)) == {"from_str"}
+    nd_theirs = {name for name in dir(wk.NDBoundingBox) if not name.startswith("_")}
+    assert nd_theirs - set(dir(wl.NDBoundingBox)) == {"normalize_axes"}
+
+
 def test_nd_bounding_box_mismatched_axes_raise_in_both() -> None:
     w1, l1 = nd_both((0, 0, 0, 0), (1, 1, 1, 1))
     w2, l2 = nd_both((0, 0, 0, 0), (1, 1, 1, 1), ("t", "x", "y", "z"))

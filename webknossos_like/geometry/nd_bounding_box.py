@@ -434,6 +434,27 @@ class NDBoundingBox:
         """Return `array[self.to_slices()]`."""
         return array[self.to_slices()]
 
+    def xyz_array_to_bbox_shape(self, data: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """Reshape an (x, y, z) array to this box's axis order (other axes must have size 1)."""
+        if any(
+            size != 1 for size, axis in zip(self.size, self.axes, strict=True) if axis not in _XYZ
+        ):
+            raise GeometryError(
+                "The bounding box must be flat in all dimensions except x, y and z."
+            )
+        expanded = data.reshape(data.shape + (1,) * (len(self.axes) - data.ndim))
+        return np.moveaxis(expanded, [0, 1, 2], [self.axes.index(axis) for axis in _XYZ])
+
+    @classmethod
+    def group_boxes_with_aligned_mag(
+        cls, bounding_boxes: Iterable[NDBoundingBox], aligning_mag: MagLike
+    ) -> dict[NDBoundingBox, list[NDBoundingBox]]:
+        """Group boxes by `box.align_with_mag(aligning_mag, ceil=True)`."""
+        groups: dict[NDBoundingBox, list[NDBoundingBox]] = {}
+        for box in bounding_boxes:
+            groups.setdefault(box.align_with_mag(aligning_mag, ceil=True), []).append(box)
+        return groups
+
     def to_config_dict(self) -> dict[str, Any]:
         """Return {"topleft": [...], "size": [...], "axes": (...)}."""
         return {"topleft": self.topleft.to_list(), "size": self.size.to_list(), "axes": self.axes}

@@ -133,6 +133,14 @@ class VecInt:
         """Return whether `item` equals one of the values."""
         return item in self._data
 
+    def index(self, value: object) -> int:
+        """Return the position of the first value equal to `value` (ValueError if none)."""
+        return self._data.index(value)
+
+    def count(self, value: object) -> int:
+        """Return how many values equal `value`."""
+        return self._data.count(value)
+
     def _named(self, axis: str) -> int:
         """Return the value of `axis`, KeyError if absent."""
         if axis not in self.axes:
