@@ -14,6 +14,9 @@ from .dataset import (
 )
 from .errors import WebknossosLikeError
 from .geometry import BoundingBox, Mag, Vec3Int
+from .geometry.nd_bounding_box import NDBoundingBox
+from .geometry.vec3_float import Vec3Float
+from .geometry.vec_int import VecInt
 from .properties import DatasetViewConfiguration, LayerViewConfiguration
 
 __version__ = "0.1.0"
@@ -30,8 +33,11 @@ __all__ = [
     "LayerViewConfiguration",
     "Mag",
     "MagView",
+    "NDBoundingBox",
     "SegmentationLayer",
+    "Vec3Float",
     "Vec3Int",
+    "VecInt",
     "View",
     "WebknossosLikeError",
     "__version__",

@@ -1,0 +1,1 @@
+"""Compatibility tests: the same snippets run through webknossos and webknossos_like."""

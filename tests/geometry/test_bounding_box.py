@@ -279,10 +279,13 @@ def test_to_slices() -> None:
 
 def test_align_with_mag() -> None:
     box = BoundingBox((3, 4, 5), (10, 10, 10))  # bottomright (13, 14, 15)
-    assert box.align_with_mag(Mag(4)) == BoundingBox((0, 4, 4), (12, 8, 8))
+    # Without ceil: the largest aligned box inside (topleft up, bottomright down), as webknossos.
+    assert box.align_with_mag(Mag(4)) == BoundingBox((4, 4, 8), (8, 8, 4))
     assert box.align_with_mag(Mag(4), ceil=True) == BoundingBox((0, 4, 4), (16, 12, 12))
-    assert box.align_with_mag("2-2-1") == BoundingBox((2, 4, 5), (10, 10, 10))
-    assert box.align_with_mag(3) == BoundingBox((3, 3, 3), (9, 9, 12))
+    assert box.align_with_mag("2-2-1") == BoundingBox((4, 4, 5), (8, 10, 10))
+    assert box.align_with_mag(3) == BoundingBox((3, 6, 6), (9, 6, 9))
+    # No aligned cell inside: the crossed corners are flipped (webknossos), giving the cell around.
+    assert BoundingBox((1, 1, 1), (2, 2, 2)).align_with_mag(4) == BoundingBox((0, 0, 0), (4, 4, 4))
     aligned = BoundingBox((8, 8, 8), (8, 8, 8))
     assert aligned.align_with_mag(8) == aligned
     assert aligned.align_with_mag(8, ceil=True) == aligned
@@ -330,16 +333,16 @@ def test_chunk_order_and_clipping() -> None:
     chunks = list(box.chunk((2, 2, 1)))
     assert chunks == [
         BoundingBox((0, 0, 0), (2, 2, 1)),
-        BoundingBox((2, 0, 0), (1, 2, 1)),
         BoundingBox((0, 0, 1), (2, 2, 1)),
+        BoundingBox((2, 0, 0), (1, 2, 1)),
         BoundingBox((2, 0, 1), (1, 2, 1)),
     ]
 
 
-def test_chunk_x_is_innermost() -> None:
+def test_chunk_z_is_innermost_as_in_webknossos() -> None:
     chunks = list(BoundingBox((0, 0, 0), (2, 2, 2)).chunk(1))
-    assert [c.topleft.to_tuple() for c in chunks[:3]] == [(0, 0, 0), (1, 0, 0), (0, 1, 0)]
-    assert chunks[4].topleft == (0, 0, 1)
+    assert [c.topleft.to_tuple() for c in chunks[:3]] == [(0, 0, 0), (0, 0, 1), (0, 1, 0)]
+    assert chunks[4].topleft == (1, 0, 0)
 
 
 def test_chunk_with_alignment() -> None:
@@ -498,6 +501,10 @@ def test_align_with_mag_properties(box: BoundingBox, mag: Mag) -> None:
         assert aligned.in_mag(mag).from_mag_to_mag1(mag) == aligned
     assert ceiled.contains_bbox(box) or box.is_empty()
     assert ceiled.contains_bbox(floored) or floored.is_empty()
+    m = mag.as_vec3_int
+    inner_start, inner_end = box.topleft.ceildiv(m) * m, (box.bottomright // m) * m
+    if inner_start.pairmin(inner_end) == inner_start:  # an aligned box fits inside
+        assert box.contains_bbox(floored)
 
 
 @given(box=boxes)

@@ -113,8 +113,13 @@ def test_equality_and_hash() -> None:
     assert Mag(2) == Mag("2-2-2")
     assert Mag(2) == Mag([2, 2, 2])
     assert Mag(2) != Mag("2-2-1")
-    assert Mag(2) != (2, 2, 2)
-    assert Mag(2) != 2
+    # Like webknossos, a Mag equals anything Mag() accepts for the same factors.
+    assert Mag(2) == (2, 2, 2)
+    assert Mag(2) == 2
+    assert Mag("2-2-1") == "2-2-1"
+    assert Mag(2) != "not a mag"
+    assert Mag(2) != None  # noqa: E711
+    assert hash(Mag(2)) == hash((2, 2, 2))
     assert hash(Mag(2)) == hash(Mag("2-2-2"))
     assert {Mag(2): "x"}[Mag("2-2-2")] == "x"
     assert len({Mag(1), Mag("1"), Mag("1-1-1"), Mag(2)}) == 2
@@ -170,11 +175,21 @@ def test_order_examples() -> None:
     assert max([Mag(1), Mag("1-1-8"), Mag(4)]) == Mag("1-1-8")
 
 
-def test_order_against_other_types_raises_type_error() -> None:
+def test_order_against_mag_likes_and_other_types() -> None:
+    # Like webknossos, the other operand may be anything Mag() accepts.
+    assert Mag(1) < 2
+    assert Mag(1) >= (1, 1, 1)
     with pytest.raises(TypeError):
-        _ = Mag(1) < 2  # type: ignore[operator]
+        _ = Mag(1) < "not a mag"
     with pytest.raises(TypeError):
-        _ = Mag(1) >= (1, 1, 1)  # type: ignore[operator]
+        _ = Mag(1) >= None  # type: ignore[operator]
+
+
+def test_str_is_the_layer_name() -> None:
+    assert str(Mag("16-16-4")) == "16-16-4"
+    assert str(Mag(2)) == "2"
+    assert f"{Mag('2-2-1')}" == "2-2-1"
+    assert Mag(4).to_vec3_int() == Vec3Int(4, 4, 4)
 
 
 # --- properties ---------------------------------------------------------------------------------

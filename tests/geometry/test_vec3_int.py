@@ -165,7 +165,7 @@ def test_hash_matches_tuple_hash() -> None:
 
 
 def test_repr() -> None:
-    assert repr(Vec3Int(1, -2, 3)) == "Vec3Int(1, -2, 3)"
+    assert repr(Vec3Int(1, -2, 3)) == "Vec3Int(1,-2,3)"
 
 
 def test_is_frozen() -> None:

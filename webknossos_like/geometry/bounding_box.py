@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import product
+from typing import Any, ClassVar, cast
 
 import attrs
 import numpy as np
+import numpy.typing as npt
 
 from webknossos_like.errors import AlignmentError, GeometryError
 from webknossos_like.geometry.mag import Mag, MagLike
@@ -15,6 +20,7 @@ from webknossos_like.geometry.vec3_int import Vec3Int, Vec3IntLike, _coerce
 __all__ = ["BoundingBox"]
 
 _PROPERTY_KEYS = ("topLeft", "width", "height", "depth")
+_XYZ = ("x", "y", "z")
 
 
 def _to_vec3_int(value: Vec3IntLike) -> Vec3Int:
@@ -74,6 +80,125 @@ class BoundingBox:
         """Return e.g. "BoundingBox(topleft=(0, 0, 0), size=(10, 10, 10))"."""
         return f"BoundingBox(topleft={self.topleft.to_tuple()}, size={self.size.to_tuple()})"
 
+    # --- webknossos' NDBoundingBox view of a 3D box (axes x, y, z) ----------------------------
+
+    axes: ClassVar[tuple[str, str, str]] = _XYZ
+    """The axis names, always ("x", "y", "z") as on webknossos' BoundingBox."""
+
+    @property
+    def index(self) -> Vec3Int:
+        """The axis index vector webknossos' BoundingBox carries by default, (1, 2, 3)."""
+        return Vec3Int._of(1, 2, 3)
+
+    @property
+    def index_xyz(self) -> Vec3Int:
+        """Same as `index` (a 3D box has only x, y, z)."""
+        return self.index
+
+    @property
+    def ndim(self) -> int:
+        """Return 3, the number of axes."""
+        return 3
+
+    def __len__(self) -> int:
+        """Return 3, the number of axes (as webknossos' NDBoundingBox)."""
+        return 3
+
+    @property
+    def topleft_xyz(self) -> Vec3Int:
+        """Same as `topleft` (a 3D box has only x, y, z)."""
+        return self.topleft
+
+    @property
+    def size_xyz(self) -> Vec3Int:
+        """Same as `size`."""
+        return self.size
+
+    @property
+    def bottomright_xyz(self) -> Vec3Int:
+        """Same as `bottomright`."""
+        return self.bottomright
+
+    def with_topleft_xyz(self, new_xyz: Vec3IntLike) -> BoundingBox:
+        """Same as `with_topleft`."""
+        return self.with_topleft(new_xyz)
+
+    def with_size_xyz(self, new_xyz: Vec3IntLike) -> BoundingBox:
+        """Same as `with_size`."""
+        return self.with_size(new_xyz)
+
+    def with_bottomright_xyz(self, new_xyz: Vec3IntLike) -> BoundingBox:
+        """Same as `with_bottomright`."""
+        return self.with_bottomright(new_xyz)
+
+    def _axis(self, axis: str) -> int:
+        """Return the position of axis "x", "y" or "z"; KeyError otherwise (as webknossos)."""
+        if axis not in _XYZ:
+            raise KeyError("The given axis name does not exist.")
+        return _XYZ.index(axis)
+
+    def with_bounds(
+        self, axis: str, new_topleft: int | None = None, new_size: int | None = None
+    ) -> BoundingBox:
+        """Return a copy with topleft and/or size replaced on one axis ("x", "y" or "z")."""
+        index = self._axis(axis)
+        topleft = (
+            self.topleft if new_topleft is None else self.topleft.with_replaced(index, new_topleft)
+        )
+        size = self.size if new_size is None else self.size.with_replaced(index, new_size)
+        return BoundingBox(topleft, size)
+
+    def with_bounds_x(
+        self, new_topleft_x: int | None = None, new_size_x: int | None = None
+    ) -> BoundingBox:
+        """Return a copy with topleft.x and/or size.x replaced."""
+        return self.with_bounds("x", new_topleft_x, new_size_x)
+
+    def with_bounds_y(
+        self, new_topleft_y: int | None = None, new_size_y: int | None = None
+    ) -> BoundingBox:
+        """Return a copy with topleft.y and/or size.y replaced."""
+        return self.with_bounds("y", new_topleft_y, new_size_y)
+
+    def with_bounds_z(
+        self, new_topleft_z: int | None = None, new_size_z: int | None = None
+    ) -> BoundingBox:
+        """Return a copy with topleft.z and/or size.z replaced."""
+        return self.with_bounds("z", new_topleft_z, new_size_z)
+
+    def get_bounds(self, axis: str) -> tuple[int, int]:
+        """Return (start, end) on one axis, end exclusive."""
+        index = self._axis(axis)
+        return (self.topleft[index], self.bottomright[index])
+
+    def get_shape(self, axis_name: str) -> int:
+        """Return the size on one axis."""
+        if axis_name not in _XYZ:
+            raise KeyError(f"Axis {axis_name} doesn't exist in NDBoundingBox.")
+        return self.size[_XYZ.index(axis_name)]
+
+    def slice_array(self, array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """Return `array[self.to_slices()]`."""
+        return array[self.to_slices()]
+
+    def to_slices_xyz(self) -> tuple[slice, slice, slice]:
+        """Same as `to_slices` (a 3D box has only x, y, z)."""
+        return self.to_slices()
+
+    def xyz_array_to_bbox_shape(self, data: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """Return `data` unchanged: an x, y, z array already has this box's axis order."""
+        return data
+
+    @classmethod
+    def group_boxes_with_aligned_mag(
+        cls, bounding_boxes: Iterable[BoundingBox], aligning_mag: MagLike
+    ) -> dict[BoundingBox, list[BoundingBox]]:
+        """Group boxes by `box.align_with_mag(aligning_mag, ceil=True)` (e.g. the shard they touch)."""
+        groups: dict[BoundingBox, list[BoundingBox]] = defaultdict(list)
+        for box in bounding_boxes:
+            groups[box.align_with_mag(aligning_mag, ceil=True)].append(box)
+        return groups
+
     # --- alternative constructors and serialisation -------------------------------------------
 
     @classmethod
@@ -89,6 +214,68 @@ class BoundingBox:
     def to_tuple6(self) -> tuple[int, int, int, int, int, int]:
         """Return (x, y, z, width, height, depth)."""
         return (*self.topleft.to_tuple(), *self.size.to_tuple())
+
+    @classmethod
+    def from_ndbbox(cls, bbox: Any) -> BoundingBox:
+        """Return the x, y, z part of an NDBoundingBox (or any box with topleft_xyz, size_xyz)."""
+        return cls(bbox.topleft_xyz, bbox.size_xyz)
+
+    @classmethod
+    def from_tuple2(cls, tuple2: Sequence[Vec3IntLike]) -> BoundingBox:
+        """Build from (topleft, size)."""
+        if len(tuple2) != 2:
+            raise GeometryError(f"BoundingBox.from_tuple2 needs (topleft, size), got {tuple2!r}")
+        return cls(tuple2[0], tuple2[1])
+
+    @classmethod
+    def from_csv(cls, csv_bbox: str) -> BoundingBox:
+        """Parse "x,y,z,width,height,depth"."""
+        try:
+            values = [int(part) for part in csv_bbox.split(",")]
+        except ValueError:
+            raise GeometryError(f"Cannot parse a bounding box from {csv_bbox!r}") from None
+        return cls.from_tuple6(values)
+
+    def to_csv(self) -> str:
+        """Return "x,y,z,width,height,depth"."""
+        return ",".join(str(value) for value in self.to_tuple6())
+
+    @classmethod
+    def from_config_dict(cls, bbox: Mapping[str, Any]) -> BoundingBox:
+        """Parse {"topleft": [x, y, z], "size": [w, h, d]}."""
+        return cls(bbox["topleft"], bbox["size"])
+
+    def to_config_dict(self) -> dict[str, list[int]]:
+        """Return {"topleft": [x, y, z], "size": [w, h, d]}."""
+        return {"topleft": self.topleft.to_list(), "size": self.size.to_list()}
+
+    @classmethod
+    def from_checkpoint_name(cls, checkpoint_name: str) -> BoundingBox:
+        """Extract the first "x_y_z_w_h_d" group of six non-negative ints from a string."""
+        match = re.search(r"([0-9]+_){5}[0-9]+", checkpoint_name)
+        if match is None:
+            raise GeometryError(f"Could not extract bounding box from {checkpoint_name}")
+        return cls.from_tuple6(int(value) for value in match.group().split("_"))
+
+    def to_checkpoint_name(self) -> str:
+        """Return "x_y_z_w_h_d"."""
+        return "_".join(str(value) for value in self.to_tuple6())
+
+    @classmethod
+    def from_auto(cls, obj: BoundingBox | str | Mapping[str, Any] | Sequence[Any]) -> BoundingBox:
+        """Build from a box, a CSV or JSON string, a config or properties dict, or a 2/6-sequence."""
+        if isinstance(obj, BoundingBox):
+            return obj
+        if isinstance(obj, str):
+            return cls.from_auto(json.loads(obj)) if ":" in obj else cls.from_csv(obj)
+        if isinstance(obj, Mapping):
+            return cls.from_config_dict(obj) if "size" in obj else cls.from_properties_dict(obj)
+        if isinstance(obj, (list, tuple)):
+            if len(obj) == 2:
+                return cls.from_tuple2(obj)
+            if len(obj) == 6:
+                return cls.from_tuple6(obj)
+        raise GeometryError(f"Unknown bounding box format: {obj!r}")
 
     @classmethod
     def from_points(cls, points: Iterable[Vec3IntLike]) -> BoundingBox:
@@ -157,11 +344,30 @@ class BoundingBox:
         """Return the number of voxels as an unbounded Python int."""
         return self.size.prod()
 
-    def contains(self, point: Vec3IntLike) -> bool:
-        """Return whether topleft <= point < bottomright on every axis."""
-        p = _coerce(point)
+    def contains(self, point: Vec3IntLike | Iterable[float]) -> bool:
+        """Return whether topleft <= point < bottomright on every axis.
+
+        As in webknossos: a numpy array of shape (3,) is compared as is (float coordinates
+        work exactly, e.g. 9.5 lies inside [0, 10)); any other sequence of three numbers is
+        first truncated towards zero with int(), so (-0.5, 0, 0) counts as (0, 0, 0). An int is
+        broadcast to all axes.
+        """
         tl, br = self.topleft, self.bottomright
-        return tl.x <= p.x < br.x and tl.y <= p.y < br.y and tl.z <= p.z < br.z
+        if isinstance(point, np.ndarray):
+            if point.shape != (3,):
+                raise GeometryError(
+                    f"A numpy point for BoundingBox.contains must have shape (3,), got {point.shape}"
+                )
+            return bool(np.all(point >= tl.to_np()) and np.all(point < br.to_np()))
+        if isinstance(point, (Vec3Int, int)):
+            p = _coerce(point)
+            x, y, z = p.x, p.y, p.z
+        else:
+            items = list(point)
+            if len(items) != 3:
+                raise GeometryError(f"A point needs three coordinates, got {point!r}")
+            x, y, z = (int(item) for item in items)
+        return tl.x <= x < br.x and tl.y <= y < br.y and tl.z <= z < br.z
 
     def contains_bbox(self, other: BoundingBox) -> bool:
         """Return whether `other` lies inside this box, defined as other.intersected_with(self) == other.
@@ -178,8 +384,13 @@ class BoundingBox:
 
     # --- combining boxes ----------------------------------------------------------------------
 
-    def intersected_with(self, other: BoundingBox) -> BoundingBox:
-        """Return the overlap; disjoint boxes give an empty box at the max of the toplefts."""
+    def intersected_with(self, other: BoundingBox, dont_assert: bool = False) -> BoundingBox:
+        """Return the overlap; disjoint boxes give an empty box at the max of the toplefts.
+
+        `dont_assert` is accepted for webknossos compatibility and has no effect: webknossos
+        raises AssertionError for an empty overlap unless it is True, this library never raises.
+        """
+        del dont_assert
         topleft = self.topleft.pairmax(other.topleft)
         bottomright = self.bottomright.pairmin(other.bottomright)
         return BoundingBox(topleft, (bottomright - topleft).pairmax(0))
@@ -228,14 +439,24 @@ class BoundingBox:
     # --- mags and alignment -------------------------------------------------------------------
 
     def align_with_mag(self, mag: MagLike, ceil: bool = False) -> BoundingBox:
-        """Snap to multiples of `mag`: topleft floored, bottomright ceiled (if `ceil`) or floored.
+        """Snap topleft and bottomright to multiples of `mag`, as webknossos does.
+
+        With `ceil` the box grows to the smallest aligned box around it (topleft rounded down,
+        bottomright rounded up). Without it (the default) it shrinks to the largest aligned box
+        inside (topleft rounded up, bottomright rounded down). If no aligned box fits inside on
+        some axis, the rounded corners cross; like webknossos the negative extent is then
+        flipped, which yields the one grid cell around the box on that axis.
 
         Any strictly positive vector is accepted as the grid, not only power-of-two mags.
         """
         m = _grid(mag, "Mag")
-        topleft = (self.topleft // m) * m
-        bottomright = self.bottomright.ceildiv(m) * m if ceil else (self.bottomright // m) * m
-        return BoundingBox(topleft, bottomright - topleft)
+        if ceil:
+            topleft = (self.topleft // m) * m
+            bottomright = self.bottomright.ceildiv(m) * m
+            return BoundingBox(topleft, bottomright - topleft)
+        start = self.topleft.ceildiv(m) * m
+        end = (self.bottomright // m) * m
+        return BoundingBox(start.pairmin(end), (end - start).pairmax(start - end))
 
     def in_mag(self, mag: MagLike) -> BoundingBox:
         """Convert mag-1 coordinates into coordinates of `mag`; the box must be aligned with it."""
@@ -253,41 +474,74 @@ class BoundingBox:
         vec = Mag(mag).as_vec3_int
         return BoundingBox(self.topleft * vec, self.size * vec)
 
-    def chunk(
+    def iter_chunk_toplefts(
         self,
         chunk_shape: Vec3IntLike,
         chunk_border_alignments: MagLike | None = None,
-    ) -> Iterator[BoundingBox]:
-        """Tile the box exactly, without overlap, into chunks (z outermost, x innermost).
+        clip_to: BoundingBox | None = None,
+    ) -> Iterator[tuple[int, int, int]]:
+        """Iterate the topleft (x, y, z) of every cell of `chunk()`'s grid, as plain int tuples.
 
-        Without alignments chunks start at topleft and step by `chunk_shape`. With
-        `chunk_border_alignments`, chunk borders lie on multiples of it (the grid starts at
-        floor(topleft / alignment) * alignment) and the chunks are clipped to this box. Arguments
-        are validated eagerly, before the first chunk is requested.
+        Same grid and order as `chunk()` (x outermost, z innermost, as webknossos), but the cells
+        are not clipped: with `chunk_border_alignments` the first start on an axis may lie before
+        this box's topleft. With `clip_to`, only cells overlapping both boxes are yielded (cells
+        that merely touch a border are not). Arguments are validated eagerly.
         """
+        shape = self._chunk_shape(chunk_shape)
+        if chunk_border_alignments is None:
+            grid = self.topleft
+        else:
+            grid = self._grid_start(shape, chunk_border_alignments)
+        start, end = self.topleft, self.bottomright
+        if clip_to is not None:
+            start = start.pairmax(clip_to.topleft)
+            end = end.pairmin(clip_to.bottomright)
+        ranges = []
+        for first, stop, phase, step in zip(start, end, grid, shape, strict=True):
+            if first >= stop:
+                return iter(())
+            ranges.append(range(first - (first - phase) % step, stop, step))
+        return cast(Iterator[tuple[int, int, int]], product(*ranges))
+
+    def _chunk_shape(self, chunk_shape: Vec3IntLike) -> Vec3Int:
+        """Return `chunk_shape` as a Vec3Int, else raise GeometryError if not strictly positive."""
         shape = _coerce(chunk_shape)
         if not shape.is_positive(strictly_positive=True):
             raise GeometryError(
                 f"chunk_shape must be strictly positive on every axis, got {chunk_shape!r}"
             )
-        if chunk_border_alignments is None:
-            start = self.topleft
-        else:
-            alignment = _grid(chunk_border_alignments, "chunk_border_alignments")
-            if not _is_multiple(shape, alignment):
-                raise AlignmentError(
-                    f"chunk_shape {shape.to_tuple()} must be a multiple of "
-                    f"chunk_border_alignments {alignment.to_tuple()}"
-                )
-            start = (self.topleft // alignment) * alignment
-        return self._chunks(start, shape)
+        return shape
 
-    def _chunks(self, start: Vec3Int, shape: Vec3Int) -> Iterator[BoundingBox]:
-        """Yield the grid cells starting at `start` with step `shape`, clipped to this box."""
-        if self.is_empty():
-            return
-        end = self.bottomright
-        for z in range(start.z, end.z, shape.z):
-            for y in range(start.y, end.y, shape.y):
-                for x in range(start.x, end.x, shape.x):
-                    yield BoundingBox(Vec3Int._of(x, y, z), shape).intersected_with(self)
+    def _grid_start(self, shape: Vec3Int, chunk_border_alignments: MagLike) -> Vec3Int:
+        """Return the grid line at or before topleft for aligned chunking (validating the args)."""
+        alignment = _grid(chunk_border_alignments, "chunk_border_alignments")
+        if not _is_multiple(shape, alignment):
+            raise AlignmentError(
+                f"chunk_shape {shape.to_tuple()} must be a multiple of "
+                f"chunk_border_alignments {alignment.to_tuple()}"
+            )
+        return (self.topleft // alignment) * alignment
+
+    def chunk(
+        self,
+        chunk_shape: Vec3IntLike,
+        chunk_border_alignments: MagLike | None = None,
+    ) -> Iterator[BoundingBox]:
+        """Tile the box exactly, without overlap, into chunks (x outermost, z innermost).
+
+        Without alignments chunks start at topleft and step by `chunk_shape`. With
+        `chunk_border_alignments`, chunk borders lie on multiples of it (the grid starts at
+        floor(topleft / alignment) * alignment) and the chunks are clipped to this box. The
+        order is webknossos': the one of `iter_chunk_toplefts()`. Arguments are validated
+        eagerly, before the first chunk is requested.
+        """
+        shape = self._chunk_shape(chunk_shape)
+        toplefts = self.iter_chunk_toplefts(shape, chunk_border_alignments)
+        return self._chunks(toplefts, shape)
+
+    def _chunks(
+        self, toplefts: Iterator[tuple[int, int, int]], shape: Vec3Int
+    ) -> Iterator[BoundingBox]:
+        """Yield the cells at `toplefts` of size `shape`, clipped to this box."""
+        for x, y, z in toplefts:
+            yield BoundingBox(Vec3Int._of(x, y, z), shape).intersected_with(self)

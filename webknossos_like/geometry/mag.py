@@ -95,6 +95,10 @@ class Mag:
         """Return the factors as a Vec3Int for coordinate arithmetic."""
         return self._vec
 
+    def to_vec3_int(self) -> Vec3Int:
+        """Return the factors as a Vec3Int (the webknossos spelling of `as_vec3_int`)."""
+        return self._vec
+
     # --- names and conversions ----------------------------------------------------------------
 
     def to_layer_name(self) -> str:
@@ -133,45 +137,66 @@ class Mag:
         """Return e.g. "Mag(2-2-1)" (or "Mag(2)" for a uniform mag)."""
         return f"Mag({self.to_layer_name()})"
 
+    def __str__(self) -> str:
+        """Return the layer name, e.g. "2-2-1" or "2", as webknossos does."""
+        return self.to_layer_name()
+
     # --- equality and total order -------------------------------------------------------------
 
     def _key(self) -> tuple[int, int, int, int]:
         """Return the sort key (max_dim, z, y, x); equal keys exactly when the mags are equal."""
         return (self.max_dim, self._vec.z, self._vec.y, self._vec.x)
 
-    def __eq__(self, other: object) -> bool:
-        """Compare the factor vectors of two mags."""
+    @staticmethod
+    def _other(other: object) -> Mag | None:
+        """Return `other` as a Mag if it describes one (Mag, int, "2-2-1", three ints), else None."""
         if isinstance(other, Mag):
-            return self._vec == other._vec
-        return NotImplemented
+            return other
+        if other is None or isinstance(other, bool):
+            return None
+        try:
+            return Mag(other)  # type: ignore[arg-type]
+        except GeometryError:
+            return None
+
+    def __eq__(self, other: object) -> bool:
+        """Compare the factor vectors; like webknossos, `Mag(2) == 2` and `== "2-2-2"` hold."""
+        mag = Mag._other(other)
+        if mag is None:
+            return NotImplemented
+        return self._vec == mag._vec
 
     def __hash__(self) -> int:
-        """Hash the factor vector, consistent with equality."""
-        return hash(("Mag", self._vec.to_tuple()))
+        """Hash like the factor tuple (as webknossos), consistent with equality."""
+        return hash(self._vec.to_tuple())
 
-    def __lt__(self, other: Mag) -> bool:
+    def __lt__(self, other: object) -> bool:
         """Order by (max_dim, z, y, x) so that sorted(), min() and max() work."""
-        if not isinstance(other, Mag):
+        mag = Mag._other(other)
+        if mag is None:
             return NotImplemented
-        return self._key() < other._key()
+        return self._key() < mag._key()
 
-    def __le__(self, other: Mag) -> bool:
+    def __le__(self, other: object) -> bool:
         """Order by (max_dim, z, y, x); consistent with ==."""
-        if not isinstance(other, Mag):
+        mag = Mag._other(other)
+        if mag is None:
             return NotImplemented
-        return self._key() <= other._key()
+        return self._key() <= mag._key()
 
-    def __gt__(self, other: Mag) -> bool:
+    def __gt__(self, other: object) -> bool:
         """Order by (max_dim, z, y, x); consistent with ==."""
-        if not isinstance(other, Mag):
+        mag = Mag._other(other)
+        if mag is None:
             return NotImplemented
-        return self._key() > other._key()
+        return self._key() > mag._key()
 
-    def __ge__(self, other: Mag) -> bool:
+    def __ge__(self, other: object) -> bool:
         """Order by (max_dim, z, y, x); consistent with ==."""
-        if not isinstance(other, Mag):
+        mag = Mag._other(other)
+        if mag is None:
             return NotImplemented
-        return self._key() >= other._key()
+        return self._key() >= mag._key()
 
     # --- arithmetic ---------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, ClassVar, SupportsIndex, TypeAlias, overload
 
@@ -84,6 +85,9 @@ class Vec3Int:
     # Make numpy defer to our reflected operators, so `np.int64(2) * v` is a Vec3Int.
     __array_ufunc__: ClassVar[None] = None
 
+    axes: ClassVar[tuple[str, str, str]] = ("x", "y", "z")
+    """The axis names, as on webknossos' Vec3Int (always x, y, z)."""
+
     @overload
     def __init__(self, x: int, y: int, z: int) -> None: ...
 
@@ -134,6 +138,34 @@ class Vec3Int:
         """Return (value, value, value) for a uniform vector."""
         return cls(value)
 
+    @staticmethod
+    def from_xyz(x: int, y: int, z: int) -> Vec3Int:
+        """Build from three components (validated, unlike webknossos' unchecked fast path)."""
+        return Vec3Int(x, y, z)
+
+    @staticmethod
+    def from_vec3_float(vec: Iterable[float]) -> Vec3Int:
+        """Truncate three floats towards zero (`int()` per component)."""
+        x, y, z = vec
+        return Vec3Int._of(int(x), int(y), int(z))
+
+    @staticmethod
+    def from_vec_or_int(vec_or_int: Vec3IntLike) -> Vec3Int:
+        """Build from a vector-like or broadcast an int to all three axes."""
+        return _coerce(vec_or_int)
+
+    @staticmethod
+    def from_str(string: str) -> Vec3Int:
+        """Parse "(1,2,3)", "1,2,3" or a single int "4" (broadcast), as webknossos does."""
+        text = string.strip()
+        match = re.fullmatch(r"\(?\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*\)?", text)
+        if match is not None:
+            return Vec3Int._of(*(int(group) for group in match.groups()))
+        try:
+            return Vec3Int(int(text))
+        except ValueError:
+            raise GeometryError(f"Cannot parse a Vec3Int from {string!r}") from None
+
     # --- sequence protocol --------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[int]:
@@ -154,6 +186,94 @@ class Vec3Int:
         """Return component `index` (0 = x, 1 = y, 2 = z) like a tuple would."""
         return (self.x, self.y, self.z)[index]
 
+    def __contains__(self, item: object) -> bool:
+        """Return whether `item` equals one of the components."""
+        return item in (self.x, self.y, self.z)
+
+    def __bool__(self) -> bool:
+        """Always true (three components), like a non-empty tuple."""
+        return True
+
+    def index(self, value: object) -> int:
+        """Return the position of the first component equal to `value` (ValueError if none)."""
+        return (self.x, self.y, self.z).index(value)
+
+    def count(self, value: object) -> int:
+        """Return how many components equal `value`."""
+        return (self.x, self.y, self.z).count(value)
+
+    # --- axis access (webknossos VecInt API) --------------------------------------------------
+
+    def _axis_index(self, axis: str | int) -> int:
+        """Map "x"/"y"/"z" or 0/1/2 to a component index."""
+        if isinstance(axis, str):
+            if axis not in self.axes:
+                raise KeyError(f"Axis {axis} not found in {self.axes}")
+            return self.axes.index(axis)
+        index = int(axis)
+        if not -3 <= index < 3:
+            raise IndexError(f"Vec3Int index {axis} out of range")
+        return index % 3
+
+    @property
+    def xyz(self) -> Vec3Int:
+        """Return the vector itself (x, y, z), as webknossos' VecInt.xyz."""
+        return self
+
+    @property
+    def c(self) -> int:
+        """Raise KeyError: a Vec3Int has no channel axis (as in webknossos)."""
+        raise KeyError("The vector does not have an c component.")
+
+    def get(self, axis: str, default: int | None = None) -> int:
+        """Return the component of `axis` ("x", "y" or "z"), else `default` (KeyError if None)."""
+        if axis in self.axes:
+            return self[self.axes.index(axis)]
+        if default is None:
+            raise KeyError(f"Axis {axis} not found in {self.axes}")
+        return default
+
+    def with_replaced(self, axis: str | int, new_element: int) -> Vec3Int:
+        """Return a copy with the component at `axis` (name or index) replaced."""
+        values = [self.x, self.y, self.z]
+        values[self._axis_index(axis)] = new_element
+        return Vec3Int(values)
+
+    def with_x(self, new_x: int) -> Vec3Int:
+        """Return a copy with x replaced."""
+        return Vec3Int(new_x, self.y, self.z)
+
+    def with_y(self, new_y: int) -> Vec3Int:
+        """Return a copy with y replaced."""
+        return Vec3Int(self.x, new_y, self.z)
+
+    def with_z(self, new_z: int) -> Vec3Int:
+        """Return a copy with z replaced."""
+        return Vec3Int(self.x, self.y, new_z)
+
+    def with_xyz(self, new_xyz: Vec3IntLike) -> Vec3Int:
+        """Return `new_xyz` as a Vec3Int (every axis of a Vec3Int is replaced)."""
+        return _coerce(new_xyz)
+
+    def with_c(self, new_c: int) -> Vec3Int:
+        """Raise KeyError: a Vec3Int has no channel axis (as in webknossos)."""
+        raise KeyError("The vector does not have an c component.")
+
+    def contains(self, needle: int) -> bool:
+        """Return whether some component equals `needle`."""
+        return needle in (self.x, self.y, self.z)
+
+    def add_or_none(self, other: Vec3IntLike | None) -> Vec3Int | None:
+        """Return self + other, or None if `other` is None."""
+        return None if other is None else self + other
+
+    def moveaxis(self, source: int | list[int], target: int | list[int]) -> Vec3Int:
+        """Move component `source` to position `target` (not a swap), like np.moveaxis."""
+        # An empty array whose shape is (0, 1, 2) reveals the permutation np.moveaxis applies.
+        permutation = np.moveaxis(np.empty((0, 1, 2)), source, target).shape
+        values = self.to_tuple()
+        return Vec3Int._of(*(values[i] for i in permutation))
+
     # --- comparison ---------------------------------------------------------------------------
 
     def __eq__(self, other: object) -> bool:
@@ -168,9 +288,45 @@ class Vec3Int:
         """Hash like the tuple (x, y, z), consistent with equality to tuples."""
         return hash((self.x, self.y, self.z))
 
+    def _comparable(self, other: object) -> tuple[Any, ...] | None:
+        """Return `other` as a tuple for ordering, or None if it is not a vector or tuple."""
+        if isinstance(other, Vec3Int):
+            return (other.x, other.y, other.z)
+        if isinstance(other, tuple):
+            return other
+        return None
+
+    def __lt__(self, other: object) -> bool:
+        """Order lexicographically (x, then y, then z), like the plain tuple; as webknossos."""
+        data = self._comparable(other)
+        if data is None:
+            return NotImplemented
+        return (self.x, self.y, self.z) < data
+
+    def __le__(self, other: object) -> bool:
+        """Order lexicographically, like the plain tuple."""
+        data = self._comparable(other)
+        if data is None:
+            return NotImplemented
+        return (self.x, self.y, self.z) <= data
+
+    def __gt__(self, other: object) -> bool:
+        """Order lexicographically, like the plain tuple."""
+        data = self._comparable(other)
+        if data is None:
+            return NotImplemented
+        return (self.x, self.y, self.z) > data
+
+    def __ge__(self, other: object) -> bool:
+        """Order lexicographically, like the plain tuple."""
+        data = self._comparable(other)
+        if data is None:
+            return NotImplemented
+        return (self.x, self.y, self.z) >= data
+
     def __repr__(self) -> str:
-        """Return e.g. "Vec3Int(1, 2, 3)"."""
-        return f"Vec3Int({self.x}, {self.y}, {self.z})"
+        """Return e.g. "Vec3Int(1,2,3)" (no spaces, as webknossos prints it)."""
+        return f"Vec3Int({self.x},{self.y},{self.z})"
 
     # --- arithmetic ---------------------------------------------------------------------------
 
