@@ -149,7 +149,13 @@ class Layer:
             finally:
                 journal.unlink(missing_ok=True)
         self._name = new_name
-        self._mag_views.clear()
+        # MagViews handed out before stay valid: they follow the folder to its new name.
+        for mag, view in list(self._mag_views.items()):
+            view._array = None
+            try:
+                view._path = self._mag_path(self._mag_entry(mag))
+            except MagNotFoundError:
+                del self._mag_views[mag]
         self._dataset._renamed_layer(old_name, self)
 
     @property
