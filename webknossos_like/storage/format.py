@@ -8,6 +8,9 @@ A format is one package under `storage/` plus one registry line; see docs/storag
 
 from __future__ import annotations
 
+import os
+import shutil
+import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from pathlib import Path
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import attrs
 
+from .._atomic import TEMP_PREFIX
 from ..errors import InvalidArgumentError, OutOfBoundsError, UnsupportedFormatError
 from ..geometry import BoundingBox, Mag, Vec3Int
 from .backend import ArrayBackend
@@ -154,11 +158,32 @@ class StorageFormat:
         """Rewrite a mag compressed, in place, keeping concurrent writes."""
         raise UnsupportedFormatError(f"compress() does not support {self.name} mags.")
 
+    def create_like(self, array: ArrayBackend, path: Path, *, compressed: bool) -> ArrayBackend:
+        """A new empty array at `path` with `array`'s dtype, channels, chunk and shard shapes."""
+        raise UnsupportedFormatError(f"compress() does not support {self.name} mags.")
+
     def compress_to(
         self, array: ArrayBackend, target: Path, executor: Executor | None, desc: str
     ) -> None:
-        """Write a compressed copy of a mag to `target`, leaving the mag as it is."""
-        raise UnsupportedFormatError(f"compress() does not support {self.name} mags.")
+        """Write a compressed copy of a mag to `target`, leaving the mag as it is: built in a
+        scratch folder beside `target` (`write_compressed_copy`), then renamed into place."""
+        scratch = target.parent / f"{TEMP_PREFIX}{target.name}-compress-{uuid.uuid4().hex}"
+        try:
+            self.write_compressed_copy(array, scratch, executor, desc)
+            os.replace(scratch, target)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def write_compressed_copy(
+        self, array: ArrayBackend, path: Path, executor: Executor | None, desc: str
+    ) -> None:
+        """Copy every stored shard of `array` into a new compressed array at `path`."""
+        copy = self.create_like(array, path, compressed=True)
+        try:
+            self.copy_written(array, copy, executor, desc)
+        except BaseException:
+            shutil.rmtree(path, ignore_errors=True)
+            raise
 
     # -- volumes without properties --------------------------------------------------------------
     def open_bare(self, location: str, *, read_only: bool) -> BareVolume | None:

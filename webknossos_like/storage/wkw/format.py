@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from ..._atomic import TEMP_PREFIX
 from ...errors import ReadOnlyError, UnsupportedFormatError
 from ...geometry import Mag, Vec3Int
 from ...properties import MagViewProperties
@@ -84,24 +81,16 @@ class WKWFormat(StorageFormat):
             raise ReadOnlyError(f"{desc}: the mag is read-only and cannot be compressed in place.")
         array.compress_in_place(executor, desc=desc)
 
-    def compress_to(
-        self, array: ArrayBackend, target: Path, executor: Executor | None, desc: str
-    ) -> None:
-        """An LZ4HC copy of the mag at `target`; the mag itself is left as it is."""
+    def create_like(self, array: ArrayBackend, path: Path, *, compressed: bool) -> ArrayBackend:
+        """An empty WKW mag with `array`'s geometry (`compressed`: LZ4HC)."""
         if not isinstance(array, WKWArray):
-            raise UnsupportedFormatError(f"{desc}: not a WKW mag.")
-        scratch = array.path.parent / f"{TEMP_PREFIX}{array.path.name}-compress-{uuid.uuid4().hex}"
+            raise UnsupportedFormatError(f"{array!r} is not a WKW mag.")
         info = array.info
-        copy = WKWArray.create(
-            scratch,
+        return WKWArray.create(
+            path,
             dtype=info.dtype,
             num_channels=info.num_channels,
             chunk_shape=info.chunk_shape,
             shard_shape=info.shard_shape,
-            compressed=True,
+            compressed=compressed,
         )
-        try:
-            self.copy_written(array, copy, executor, desc)
-            os.replace(scratch, target)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)

@@ -128,7 +128,8 @@ class Zarr3Format(StorageFormat):
         if array.info.compressed:
             return
         folder = array.path
-        scratch = self._compressed_copy(array, folder.parent, executor, desc)
+        scratch = folder.parent / f"{TEMP_PREFIX}{folder.name}-compress-{uuid.uuid4().hex}"
+        self.write_compressed_copy(array, scratch, executor, desc)
         old = folder.parent / f"{TEMP_PREFIX}{folder.name}-old-{uuid.uuid4().hex}"
         array.close()
         os.rename(folder, old)
@@ -139,44 +140,22 @@ class Zarr3Format(StorageFormat):
             raise
         shutil.rmtree(old, ignore_errors=True)
 
-    def compress_to(
-        self, array: ArrayBackend, target: Path, executor: Executor | None, desc: str
-    ) -> None:
-        """A zstd copy of the mag at `target`; the mag itself is left as it is."""
+    def create_like(self, array: ArrayBackend, path: Path, *, compressed: bool) -> ArrayBackend:
+        """An empty Zarr v3 mag with `array`'s geometry and shape (`compressed`: zstd)."""
         from .array import Zarr3Array
 
         if not isinstance(array, Zarr3Array):
-            raise UnsupportedFormatError(f"{desc}: not a Zarr v3 mag.")
-        scratch = self._compressed_copy(array, target.parent, executor, desc)
-        try:
-            os.replace(scratch, target)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-
-    @staticmethod
-    def _compressed_copy(
-        array: ArrayBackend, parent: Path, executor: Executor | None, desc: str
-    ) -> Path:
-        from .array import Zarr3Array
-
-        assert isinstance(array, Zarr3Array)
+            raise UnsupportedFormatError(f"{array!r} is not a Zarr v3 mag.")
         info = array.info
-        scratch = parent / f"{TEMP_PREFIX}{array.path.name}-compress-{uuid.uuid4().hex}"
-        copy = Zarr3Array.create(
-            scratch,
+        return Zarr3Array.create(
+            path,
             dtype=info.dtype,
             num_channels=info.num_channels,
             chunk_shape=info.chunk_shape,
             shard_shape=info.shard_shape,
-            compressed=True,
+            compressed=compressed,
             shape=array.shape,
         )
-        try:
-            StorageFormat.copy_written(array, copy, executor, desc)
-        except BaseException:
-            shutil.rmtree(scratch, ignore_errors=True)
-            raise
-        return scratch
 
     # -- bare OME-Zarr images ---------------------------------------------------------------------
     def open_bare(self, location: str, *, read_only: bool) -> BareVolume | None:
