@@ -8,7 +8,6 @@ never more than one mag change behind, and the next change repairs it.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import uuid
@@ -16,7 +15,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..._atomic import TEMP_PREFIX, atomic_write_text
+from ..._atomic import TEMP_PREFIX
 from ...errors import ReadOnlyError, StorageError, UnsupportedFormatError
 from ...geometry import Mag, Vec3Int
 from ...properties import LENGTH_UNIT_TO_NANOMETER, MagViewProperties
@@ -170,18 +169,18 @@ class Zarr3Format(StorageFormat):
 
 def _ensure_groups(layer: Layer) -> None:
     """`<dataset>/zarr.json` (a plain group) if missing, and the layer folder."""
-    from .ome import dataset_group_metadata
+    from .ome import dataset_group_metadata, write_json_atomically
 
     root = layer.dataset.path / GROUP_FILE
     if not root.exists():
-        atomic_write_text(root, json.dumps(dataset_group_metadata(), indent=4))
+        write_json_atomically(root, dataset_group_metadata())
     layer.path.mkdir(parents=True, exist_ok=True)
 
 
 def sync_group(layer: Layer) -> None:
     """Rewrite `<layer>/zarr.json` from the properties (under their lock): one OME dataset per
     mag stored in the layer folder, with its scale in the dataset's unit."""
-    from .ome import layer_group_metadata
+    from .ome import layer_group_metadata, write_json_atomically
 
     with layer.dataset._properties_file.lock:
         layer.dataset._refresh()
@@ -201,4 +200,4 @@ def sync_group(layer: Layer) -> None:
             layer.name, mags, layer.dataset.voxel_size, unit, layer.num_channels
         )
         layer.path.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(layer.path / GROUP_FILE, json.dumps(metadata, indent=4))
+        write_json_atomically(layer.path / GROUP_FILE, metadata)
