@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 __all__ = [
+    "UnknownModeError",
+    "NotASegmentationLayerError",
+    "NotADatasetFolderError",
+    "InvalidCategoryError",
+    "ConflictingArgumentsError",
     "AlignmentError",
     "CorruptChunkError",
     "DTypeError",
@@ -52,6 +57,22 @@ class InvalidArgumentError(WebknossosLikeError, ValueError):
     """An argument value the operation cannot work with (unknown category, mode, mismatch...)."""
 
 
+class InvalidCategoryError(InvalidArgumentError, RuntimeError):
+    """A layer category other than "color" or "segmentation" (a `RuntimeError` in webknossos)."""
+
+
+class NotASegmentationLayerError(InvalidArgumentError, TypeError):
+    """A segmentation layer was asked for and a color layer found (a `TypeError` in webknossos)."""
+
+
+class ConflictingArgumentsError(InvalidArgumentError, AttributeError):
+    """Two arguments that exclude each other were both passed (webknossos: `AttributeError`)."""
+
+
+class UnknownModeError(InvalidArgumentError, KeyError):
+    """An interpolation or sampling mode name that does not exist (webknossos: `KeyError`)."""
+
+
 class InvalidPropertiesError(WebknossosLikeError, ValueError):
     """`datasource-properties.json` (or a precomputed `info`) is malformed.
 
@@ -73,32 +94,42 @@ class DatasetNotFoundError(WebknossosLikeError, FileNotFoundError):
     """No dataset (no `datasource-properties.json`) at the given path."""
 
 
-class DatasetExistsError(WebknossosLikeError, FileExistsError):
-    """Creating a dataset where one (or another non-empty folder) already exists."""
+class DatasetExistsError(WebknossosLikeError, FileExistsError, RuntimeError):
+    """Creating a dataset where one (or another non-empty folder) already exists.
+
+    Also a `RuntimeError`, which is what webknossos raises here.
+    """
+
+
+class NotADatasetFolderError(DatasetExistsError, NotADirectoryError):
+    """The dataset path is a file, so no dataset folder can be created there."""
 
 
 class InvalidNameError(WebknossosLikeError, ValueError):
     """A layer name (or other user-chosen name) that could escape the dataset folder or is not allowed."""
 
 
-class LayerNotFoundError(WebknossosLikeError, KeyError):
-    """The dataset has no layer of that name."""
+class LayerNotFoundError(WebknossosLikeError, KeyError, IndexError):
+    """The dataset has no layer of that name (also an `IndexError`, as in webknossos)."""
 
 
-class LayerExistsError(WebknossosLikeError, ValueError):
-    """A layer of that name already exists."""
+class LayerExistsError(WebknossosLikeError, ValueError, IndexError):
+    """A layer of that name already exists (also an `IndexError`, as in webknossos)."""
 
 
-class MagNotFoundError(WebknossosLikeError, KeyError):
-    """The layer has no such mag."""
+class MagNotFoundError(WebknossosLikeError, KeyError, IndexError):
+    """The layer has no such mag (also an `IndexError`, as in webknossos)."""
 
 
-class MagExistsError(WebknossosLikeError, ValueError):
-    """The layer already has that mag."""
+class MagExistsError(WebknossosLikeError, ValueError, IndexError):
+    """The layer already has that mag (also an `IndexError`, as in webknossos)."""
 
 
-class ReadOnlyError(WebknossosLikeError, PermissionError):
-    """A write was attempted through a read-only dataset, layer or view."""
+class ReadOnlyError(WebknossosLikeError, PermissionError, RuntimeError):
+    """A write was attempted through a read-only dataset, layer or view.
+
+    Also a `RuntimeError`, which is what webknossos raises here.
+    """
 
 
 class OutOfBoundsError(WebknossosLikeError, IndexError, ValueError):
@@ -108,8 +139,11 @@ class OutOfBoundsError(WebknossosLikeError, IndexError, ValueError):
     """
 
 
-class DTypeError(WebknossosLikeError, TypeError):
-    """Data of the wrong dtype was passed, or a dtype the layer category does not allow."""
+class DTypeError(WebknossosLikeError, TypeError, ValueError):
+    """Data of the wrong dtype was passed, or a dtype the layer category does not allow.
+
+    Also a `ValueError`: webknossos raises that for a dtype a layer category does not allow.
+    """
 
 
 class DataShapeError(WebknossosLikeError, ValueError):

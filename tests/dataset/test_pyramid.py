@@ -28,7 +28,9 @@ def test_downsample_builds_pyramid_without_growing_bbox(
     front = (box.topleft - aligned.topleft).to_list()
     back = (aligned.bottomright - box.bottomright).to_list()
     padded = np.pad(source, [(0, 0), *zip(front, back, strict=True)], mode="edge")
-    expected = downsample_data(padded, Vec3Int(2, 2, 1), "median")  # the color default, as webknossos
+    expected = downsample_data(
+        padded, Vec3Int(2, 2, 1), "median"
+    )  # the color default, as webknossos
     np.testing.assert_array_equal(mag2.read(absolute_bounding_box=aligned), expected)
 
 

@@ -64,7 +64,9 @@ def reference(data: np.ndarray, factor: tuple[int, int, int], mode: str) -> np.n
                 elif data.dtype.kind == "f":
                     result = (ordered[k // 2 - 1] + ordered[k // 2]) / 2
                 else:
-                    result = (ordered[k // 2 - 1] + ordered[k // 2]) // 2  # rounded down, as webknossos
+                    result = (
+                        ordered[k // 2 - 1] + ordered[k // 2]
+                    ) // 2  # rounded down, as webknossos
             out[ch][index] = result
     return out
 

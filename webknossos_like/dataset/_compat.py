@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidArgumentError, MagNotFoundError
+from ..errors import ConflictingArgumentsError, InvalidArgumentError, MagNotFoundError
 from ..geometry import Mag, Vec3Int, Vec3IntLike
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def dtype_arg(dtype: Any, dtype_per_channel: Any) -> Any:
         return dtype
     deprecated("dtype_per_channel", "dtype")
     if dtype is not None:
-        raise InvalidArgumentError("Pass dtype or dtype_per_channel, not both.")
+        raise ConflictingArgumentsError("Pass dtype or dtype_per_channel, not both.")
     return dtype_per_channel
 
 

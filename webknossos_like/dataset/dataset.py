@@ -18,8 +18,11 @@ from ..errors import (
     DatasetNotFoundError,
     DTypeError,
     InvalidArgumentError,
+    InvalidCategoryError,
     LayerExistsError,
     LayerNotFoundError,
+    NotADatasetFolderError,
+    NotASegmentationLayerError,
     ReadOnlyError,
     StorageError,
     UnsupportedFormatError,
@@ -109,7 +112,7 @@ class Dataset:
         if read_only:
             raise ReadOnlyError(f"Cannot create a dataset at {path} read-only.")
         if path.exists() and not path.is_dir():
-            raise DatasetExistsError(f"Cannot create a dataset at {path}: it is a file.")
+            raise NotADatasetFolderError(f"Cannot create a dataset at {path}: it is a file.")
         if path.is_dir() and any(not _is_own_leftover(p.name) for p in path.iterdir()):
             raise DatasetExistsError(
                 f"Cannot create a dataset at {path}: the folder is not empty and has no "
@@ -342,7 +345,7 @@ class Dataset:
         """The segmentation layer called `layer_name`."""
         layer = self.get_layer(layer_name)
         if not isinstance(layer, SegmentationLayer):
-            raise InvalidArgumentError(f"Layer {layer_name!r} is a {layer.category} layer.")
+            raise NotASegmentationLayerError(f"Layer {layer_name!r} is a {layer.category} layer.")
         return layer
 
     def get_color_layers(self) -> list[Layer]:
@@ -385,7 +388,7 @@ class Dataset:
         self._check_writable()
         validate_layer_name(layer_name)
         if category not in (COLOR_CATEGORY, SEGMENTATION_CATEGORY):
-            raise InvalidArgumentError(
+            raise InvalidCategoryError(
                 f"Layer category must be 'color' or 'segmentation', got {category!r}."
             )
         dtype = dtype_arg(dtype, dtype_per_channel)

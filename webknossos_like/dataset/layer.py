@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import (
-    DTypeError,
     InvalidArgumentError,
     InvalidNameError,
     LayerExistsError,
     MagExistsError,
     MagNotFoundError,
+    NotASegmentationLayerError,
     ReadOnlyError,
     StorageError,
     UnsupportedFormatError,
@@ -266,9 +266,11 @@ class Layer:
         return layer_html(self)
 
     def as_segmentation_layer(self) -> SegmentationLayer:
-        """This layer typed as a `SegmentationLayer`; `DTypeError` (a TypeError) for color."""
+        """This layer typed as a `SegmentationLayer`; `NotASegmentationLayerError` (a TypeError) for color."""
         if not isinstance(self, SegmentationLayer):
-            raise DTypeError(f"Layer {self._name!r} is a {self.category} layer, not segmentation.")
+            raise NotASegmentationLayerError(
+                f"Layer {self._name!r} is a {self.category} layer, not segmentation."
+            )
         return self
 
     # -- bookkeeping after writes ---------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidArgumentError
+from ..errors import UnknownModeError
 from ..geometry import Vec3Int
 
 _SLAB_PLANES = 4  # output z planes per slab
@@ -184,7 +184,7 @@ def parse_interpolation_mode(mode: str, category: str) -> str:
     if name == "default":
         return "mode" if category == "segmentation" else "median"
     if name not in _KERNELS:
-        raise InvalidArgumentError(
+        raise UnknownModeError(
             f"Unknown interpolation mode {mode!r}; valid: default, {', '.join(INTERPOLATION_MODES)}."
         )
     return str(name)
@@ -215,7 +215,7 @@ def downsample_data(data: np.ndarray, factor: Vec3Int, mode: str) -> np.ndarray:
     computed from real voxels only (nothing outside is read, no zeros are invented).
     """
     if mode not in _KERNELS:
-        raise InvalidArgumentError(f"Unknown interpolation mode {mode!r}.")
+        raise UnknownModeError(f"Unknown interpolation mode {mode!r}.")
     shape = Vec3Int(data.shape[1:])
     padded = shape.ceildiv(factor) * factor
     if padded != shape:

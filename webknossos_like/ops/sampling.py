@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from ..errors import InvalidArgumentError, InvalidMagError
+from ..errors import InvalidMagError, UnknownModeError
 from ..geometry import BoundingBox, Mag, Vec3Int
 
 SAMPLING_MODES = ("anisotropic", "isotropic", "constant_z")
@@ -17,7 +17,7 @@ def parse_sampling_mode(mode: str) -> str:
     if name == "auto":
         return "anisotropic"
     if name not in SAMPLING_MODES:
-        raise InvalidArgumentError(
+        raise UnknownModeError(
             f"Unknown sampling mode {mode!r}; valid: {', '.join(SAMPLING_MODES)}."
         )
     return str(name)
