@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "SamplingSchemeError",
     "UnknownModeError",
     "NotASegmentationLayerError",
     "NotADatasetFolderError",
@@ -67,6 +68,10 @@ class NotASegmentationLayerError(InvalidArgumentError, TypeError):
 
 class ConflictingArgumentsError(InvalidArgumentError, AttributeError):
     """Two arguments that exclude each other were both passed (webknossos: `AttributeError`)."""
+
+
+class SamplingSchemeError(InvalidArgumentError, RuntimeError):
+    """A pyramid whose mags webknossos could not tell apart (a `RuntimeError` in webknossos)."""
 
 
 class UnknownModeError(InvalidArgumentError, KeyError):

@@ -497,3 +497,40 @@ def test_default_view_configuration_written_by_webknossos_reads_in_ours(tmp_path
         "layers": {"c": {"isDisabled": True}},
     }
     assert wl.Dataset.open(tmp_path / "ds").default_view_configuration == config
+
+
+@LIBS
+def test_unaligned_writable_view_warns_and_aligned_does_not(lib: Any, tmp_path: Path) -> None:
+    layer = wkw_layer(lib, tmp_path / "ds")
+    mag = layer.get_mag(1)
+    with pytest.warns(UserWarning, match="(?i)align"):
+        mag.get_view(absolute_offset=(16, 0, 0), size=(32, 32, 32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mag.get_view(absolute_offset=(0, 0, 0), size=(64, 64, 64))
+        mag.get_view(absolute_offset=(16, 0, 0), size=(32, 32, 32), read_only=True)
+
+
+@LIBS
+def test_buffered_slice_writer_takes_webknossos_options(
+    lib: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    layer = wkw_layer(lib, tmp_path / "ds")
+    mag = layer.get_mag(1)
+    with (
+        caplog.at_level("INFO"),
+        mag.get_buffered_slice_writer(
+            absolute_offset=(0, 0, 0), use_logging=True, allow_unaligned=True
+        ) as writer,
+    ):
+        for z in range(64):
+            writer.send(DATA[:, :, z])
+    np.testing.assert_array_equal(mag.read(absolute_offset=(0, 0, 0), size=(64, 64, 64))[0], DATA)
+    assert caplog.records  # use_logging logged the slabs
+    with (
+        pytest.warns(DeprecationWarning),
+        mag.get_buffered_slice_writer(
+            absolute_offset=(0, 0, 0), dimension=2, allow_unaligned=True
+        ) as writer,
+    ):
+        writer.send(DATA[:, :, 0])

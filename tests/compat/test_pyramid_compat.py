@@ -64,3 +64,84 @@ def test_default_color_interpolation_equals_webknossos() -> None:
         theirs = wk_utils.downsample_cube(data, [2, 2, 2], wk_utils.InterpolationModes.MEDIAN)
         ours = downsample_data(data[None], Vec3Int(2, 2, 2), "median")[0]
         np.testing.assert_array_equal(ours, theirs)
+
+
+def _layer(lib: Any, path: Any, voxel_size: Any, size: tuple[int, int, int]) -> Any:
+    """A WKW color layer of random uint8 data of `size` voxels (chunk 32, shard 64)."""
+    ds = lib.Dataset(path, voxel_size)
+    layer = ds.add_layer("color", "color", dtype="uint8", data_format="wkw")
+    mag = layer.add_mag(1, chunk_shape=32, shard_shape=64)
+    data = np.random.default_rng(5).integers(1, 255, size, dtype=np.uint8)
+    mag.write(data, absolute_offset=(0, 0, 0), allow_resize=True)
+    return layer
+
+
+def _executor(lib: Any) -> dict[str, Any]:
+    """webknossos' default executor spawns processes; both run sequentially here."""
+    import cluster_tools
+
+    return {"executor": cluster_tools.get_executor("sequential")} if lib is wk else {}
+
+
+@pytest.mark.parametrize("lib_name", ["webknossos", "ours"])
+def test_one_voxel_deep_layers_are_downsampled_constant_z_with_a_warning(
+    lib_name: str, tmp_path: Any
+) -> None:
+    import webknossos_like as wl
+
+    lib = wk if lib_name == "webknossos" else wl
+    layer = _layer(lib, tmp_path / lib_name, (1, 1, 1), (128, 128, 1))
+    with pytest.warns(UserWarning, match="(?i)constant_z"):
+        layer.downsample(coarsest_mag=lib.Mag(4), sampling_mode="isotropic", **_executor(lib))
+    assert sorted(m.to_layer_name() for m in layer.mags) == ["1", "2-2-1", "4-4-1"]
+
+
+@pytest.mark.parametrize("lib_name", ["webknossos", "ours"])
+def test_a_scheme_with_equal_largest_factors_needs_force(lib_name: str, tmp_path: Any) -> None:
+    """Voxel size (3, 2, 7) up to 8-4-1 gives 1-2-1, 2-4-1, 4-4-1, 8-4-1 in both libraries."""
+    import webknossos_like as wl
+
+    lib = wk if lib_name == "webknossos" else wl
+    layer = _layer(lib, tmp_path / lib_name, (3, 2, 7), (64, 64, 16))
+    with pytest.raises(RuntimeError, match="same"):
+        layer.downsample(coarsest_mag=lib.Mag([8, 4, 1]), **_executor(lib))
+    assert [m.to_layer_name() for m in layer.mags] == ["1"]
+    with pytest.warns(UserWarning, match="same"):
+        layer.downsample(
+            coarsest_mag=lib.Mag([8, 4, 1]), force_sampling_scheme=True, **_executor(lib)
+        )
+    assert sorted(m.to_layer_name() for m in layer.mags) == sorted(
+        ["1", "1-2-1", "2-4-1", "4-4-1", "8-4-1"]
+    )
+
+
+@pytest.mark.parametrize("lib_name", ["webknossos", "ours"])
+def test_only_setup_mags_creates_empty_mags(lib_name: str, tmp_path: Any) -> None:
+    import webknossos_like as wl
+
+    lib = wk if lib_name == "webknossos" else wl
+    layer = _layer(lib, tmp_path / lib_name, (1, 1, 1), (64, 64, 64))
+    layer.downsample(coarsest_mag=lib.Mag(4), only_setup_mags=True, **_executor(lib))
+    assert sorted(m.to_layer_name() for m in layer.mags) == ["1", "2", "4"]
+    assert not layer.get_mag(2).read().any()
+    layer.downsample_mag(lib.Mag(1), lib.Mag(2), allow_overwrite=True, **_executor(lib))
+    assert layer.get_mag(2).read().any()
+
+
+def test_webknossos_nearest_pick_depends_on_its_buffer_and_ours_does_not() -> None:
+    """Why ours differs (docs/migrating-from-webknossos.md): webknossos' `nearest` is
+    scipy `zoom(order=0)` per buffer, so which voxel of a block survives depends on the buffer
+    size; ours keeps the first voxel of every block, whatever the chunking."""
+    data = np.random.default_rng(2).integers(0, 255, (128, 64, 64), dtype=np.uint8)
+    mode = wk_utils.InterpolationModes.NEAREST
+    whole = wk_utils.downsample_cube(data, [2, 2, 2], mode)
+    halves = np.concatenate(
+        [wk_utils.downsample_cube(part, [2, 2, 2], mode) for part in (data[:64], data[64:])]
+    )
+    assert not np.array_equal(whole, halves)
+    ours_whole = downsample_data(data[None], Vec3Int(2, 2, 2), "nearest")[0]
+    ours_halves = np.concatenate(
+        [downsample_data(p[None], Vec3Int(2, 2, 2), "nearest")[0] for p in (data[:64], data[64:])]
+    )
+    np.testing.assert_array_equal(ours_whole, ours_halves)
+    np.testing.assert_array_equal(ours_whole, data[::2, ::2, ::2])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import warnings
 from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -15,19 +17,36 @@ if TYPE_CHECKING:
     from .view import View
 
 _AXES = {"x": 0, "y": 1, "z": 2}
+_LOG = logging.getLogger(__name__)
 
 
-def _axis(dimension: str) -> int:
+def _axis(dimension: str | int) -> int:
+    """The axis index of `dimension` ("x", "y", "z"; webknossos' deprecated 0, 1, 2 warn)."""
+    if isinstance(dimension, int) and not isinstance(dimension, bool) and dimension in (0, 1, 2):
+        warnings.warn(
+            "dimension as an int is deprecated; pass 'x', 'y' or 'z' instead.",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+        return dimension
     if dimension not in _AXES:
         raise InvalidArgumentError(f"dimension must be 'x', 'y' or 'z', got {dimension!r}.")
-    return _AXES[dimension]
+    return _AXES[str(dimension)]
 
 
 class BufferedSliceWriter:
     """Collects 2-D slices (`(w, h)` or `(c, w, h)`) and writes them as slabs of `buffer_size`."""
 
-    def __init__(self, view: View, start: Vec3Int, buffer_size: int | None, dimension: str) -> None:
+    def __init__(
+        self,
+        view: View,
+        start: Vec3Int,
+        buffer_size: int | None,
+        dimension: str | int,
+        use_logging: bool = False,
+    ) -> None:
         self._view = view
+        self._use_logging = use_logging
         self._axis = _axis(dimension)
         self._start = start
         depth = view.info.shard_shape[self._axis]
@@ -59,6 +78,8 @@ class BufferedSliceWriter:
         slab = np.stack(self._slices, axis=1 + self._axis)
         offset = list(self._start)
         offset[self._axis] += self._written * self._view.mag.as_vec3_int[self._axis]
+        if self._use_logging:
+            _LOG.info("Writing %d slices at %s", len(self._slices), tuple(offset))
         self._view.write(slab, absolute_offset=offset)
         self._written += len(self._slices)
         self._slices = []
@@ -80,8 +101,14 @@ class BufferedSliceReader:
     """Yields `(c, w, h)` slices of a box along one axis, reading `buffer_size` slices at a time."""
 
     def __init__(
-        self, view: View, box: BoundingBox, buffer_size: int | None, dimension: str
+        self,
+        view: View,
+        box: BoundingBox,
+        buffer_size: int | None,
+        dimension: str | int,
+        use_logging: bool = False,
     ) -> None:
+        self._use_logging = use_logging
         self._view = view
         self._box = box
         self._axis = _axis(dimension)
@@ -100,6 +127,8 @@ class BufferedSliceReader:
             size = list(self._box.size)
             topleft[self._axis] = low
             size[self._axis] = min(step, end - low)
+            if self._use_logging:
+                _LOG.info("Reading %d slices at %s", size[self._axis], tuple(topleft))
             slab = self._view.read(absolute_bounding_box=BoundingBox(topleft, size))
             for index in range(slab.shape[1 + self._axis]):
                 yield np.take(slab, index, axis=1 + self._axis)

@@ -404,7 +404,7 @@ class Dataset:
         allowed = _COLOR_DTYPES if category == COLOR_CATEGORY else _SEGMENTATION_DTYPES
         if dtype not in allowed:
             raise DTypeError(
-                f"A {category} layer cannot have dtype {dtype}; supported: "
+                f"Cannot add {category} layer with dtype {dtype}. Supported dtypes are: "
                 f"{', '.join(str(d) for d in allowed)}."
             )
         if isinstance(num_channels, bool) or not isinstance(num_channels, int) or num_channels < 1:

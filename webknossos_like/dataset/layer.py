@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import warnings
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from itertools import pairwise
@@ -28,7 +29,13 @@ from ..errors import (
 from ..geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
 from ..ops.interpolation import parse_interpolation_mode
 from ..ops.pyramid import downsample_chain, downsample_into, upsample_into
-from ..ops.sampling import default_coarsest_mag, downsampling_factor, mags_to_downsample
+from ..ops.sampling import (
+    check_sampling_scheme,
+    default_coarsest_mag,
+    downsampling_factor,
+    mags_to_downsample,
+    parse_sampling_mode,
+)
 from ..properties import (
     DatasetProperties,
     LayerProperties,
@@ -652,10 +659,22 @@ class Layer:
         executor: Executor | None = None,
         allow_overwrite: bool = False,
         from_mag_view: MagView | None = None,
+        *,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+        chunks_per_shard: Vec3IntLike | int | None = None,
+        buffer_shape: Vec3IntLike | int | None = None,
+        only_setup_mag: bool = False,
     ) -> MagView:
         """Compute `target_mag` from `from_mag` (or the view `from_mag_view`); a mag this
-        creates is removed again on failure."""
+        creates is removed again on failure.
+
+        `only_setup_mag=True` creates the (empty) mag without computing it, for a later
+        `downsample_mag(..., allow_overwrite=True)`. `buffer_shape` is accepted for webknossos
+        scripts; memory is bounded by the slab-wise computation either way.
+        """
         self._check_writable()
+        del buffer_shape
         source = from_mag_view if from_mag_view is not None else self.get_mag(from_mag)
         target_key = Mag(target_mag)
         downsampling_factor(source.mag, target_key)
@@ -664,10 +683,16 @@ class Layer:
                 f"Cannot downsample mag {target_key.to_layer_name()} into itself."
             )
         mode = parse_interpolation_mode(interpolation_mode, self.category)
+        chunk, shard = shape_args(chunk_shape, shard_shape, chunks_per_shard)
+        settings = self._settings_like(source, chunk, shard, compress)
+        if only_setup_mag:
+            if target_key in self.mags:
+                raise MagExistsError(f"Layer {self._name!r} already has mag {target_key}.")
+            return self.add_mag(target_key, **settings)
         return self._build_mag(
             source,
             target_key,
-            compress,
+            settings,
             allow_overwrite,
             lambda t: downsample_into(source, t, mode, executor),
         )
@@ -676,7 +701,7 @@ class Layer:
         self,
         source: MagView,
         target_key: Mag,
-        compress: bool | None,
+        settings: dict[str, Any],
         allow_overwrite: bool,
         fill: Any,
     ) -> MagView:
@@ -693,7 +718,7 @@ class Layer:
                 fill(target)
             return target
         with building(self.path, [target_key]):
-            target = self.add_mag(target_key, **self._settings_like(source, None, None, compress))
+            target = self.add_mag(target_key, **settings)
             try:
                 fill(target)
             except BaseException:
@@ -739,14 +764,28 @@ class Layer:
         executor: Executor | None = None,
         align_with_other_layers: bool | Dataset = True,
         from_mag_view: MagView | None = None,
+        *,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+        chunks_per_shard: Vec3IntLike | int | None = None,
+        buffer_shape: Vec3IntLike | int | None = None,
+        force_sampling_scheme: bool = False,
+        allow_overwrite: bool = False,
+        only_setup_mags: bool = False,
     ) -> list[MagView]:
         """Build the pyramid from `from_mag` (default: the coarsest existing mag) up to `coarsest_mag`.
 
         Each new mag is computed from the previous one. `coarsest_mag` defaults to the power of
         two that brings x/y to about 100 voxels (webknossos' rule). `from_mag_view` is
         webknossos' alias of `from_mag`. `align_with_other_layers` may name another dataset
-        whose layers' mags the new mags should match.
+        whose layers' mags the new mags should match. A layer one voxel deep is downsampled
+        with `constant_z` (with a warning), and a scheme with two mags of the same largest
+        factor is refused unless `force_sampling_scheme=True`, both as in webknossos.
+        `only_setup_mags=True` creates the empty mags without computing them;
+        `allow_overwrite=True` recomputes target mags that exist; `buffer_shape` is accepted
+        for webknossos scripts (memory is bounded by the slab-wise computation either way).
         """
+        del buffer_shape
         self._discard_abandoned_mags()
         if from_mag is None and from_mag_view is not None:
             from_mag = from_mag_view.mag
@@ -766,11 +805,41 @@ class Layer:
             for layer in other.layers.values():
                 if other is not self._dataset or layer.name != self._name:
                     align.extend(layer.mags)
+        if self.bounding_box.size.z == 1 and parse_sampling_mode(sampling_mode) != "constant_z":
+            warnings.warn(
+                f"Layer {self._name!r} is one voxel deep: downsampling it with sampling_mode="
+                "'constant_z' instead (other modes would halve z of 2-D data), as webknossos does.",
+                UserWarning,
+                stacklevel=2,
+            )
+            sampling_mode = "constant_z"
         targets = mags_to_downsample(
             source.mag, coarsest, sampling_mode, self._dataset.voxel_size, align
         )
+        check_sampling_scheme(targets, force_sampling_scheme)
         mode = parse_interpolation_mode(interpolation_mode, self.category)
-        created: list[MagView] = []
+        chunk, shard = shape_args(chunk_shape, shard_shape, chunks_per_shard)
+        if only_setup_mags:
+            settings = self._settings_like(source, chunk, shard, compress)
+            return [self.add_mag(key, **settings) for key in targets if key not in self.mags]
+        if allow_overwrite:
+            created = []
+            for target in targets:
+                created.append(
+                    self.downsample_mag(
+                        source.mag,
+                        target,
+                        interpolation_mode,
+                        compress=compress,
+                        executor=executor,
+                        allow_overwrite=True,
+                        chunk_shape=chunk,
+                        shard_shape=shard,
+                    )
+                )
+                source = created[-1]
+            return created
+        created = []
         index = 0
         while index < len(targets):
             if targets[index] in self.mags:  # reuse an existing mag as the next source
@@ -781,7 +850,7 @@ class Layer:
             while index < len(targets) and targets[index] not in self.mags:
                 run.append(targets[index])
                 index += 1
-            created.extend(self._build_chain(source, run, mode, compress, executor))
+            created.extend(self._build_chain(source, run, mode, (chunk, shard, compress), executor))
             source = created[-1]
         return created
 
@@ -790,13 +859,13 @@ class Layer:
         source: MagView,
         keys: list[Mag],
         mode: str,
-        compress: bool | None,
+        storage: tuple[Vec3Int | None, Vec3Int | None, bool | None],
         executor: Executor | None,
     ) -> list[MagView]:
         """Create the mags `keys` (each coarser than the last), fill them from `source`, and
         remove them all again if anything fails."""
         self._check_writable()
-        settings = self._settings_like(source, None, None, compress)
+        settings = self._settings_like(source, *storage)
         made: list[MagView] = []
         with building(self.path, keys):
             try:
@@ -854,6 +923,11 @@ class Layer:
         compress: bool | None = None,
         sampling_mode: str = "anisotropic",
         executor: Executor | None = None,
+        *,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+        chunks_per_shard: Vec3IntLike | int | None = None,
+        buffer_shape: Vec3IntLike | int | None = None,
     ) -> list[MagView]:
         """Create the missing finer mags down to `finest_mag` by repeating the voxels of `from_mag`.
 
@@ -867,12 +941,16 @@ class Layer:
             *mags_to_downsample(finest, source.mag, sampling_mode, self._dataset.voxel_size),
         ]
         targets = [m for m in chain if m < source.mag and m not in self.mags]
+        del buffer_shape
+        settings = self._settings_like(
+            source, *shape_args(chunk_shape, shard_shape, chunks_per_shard), compress
+        )
         created = []
         for target in sorted(targets, reverse=True):
             downsampling_factor(target, source.mag)
             created.append(
                 self._build_mag(
-                    source, target, compress, False, lambda t: upsample_into(source, t, executor)
+                    source, target, settings, False, lambda t: upsample_into(source, t, executor)
                 )
             )
         return created

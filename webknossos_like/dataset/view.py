@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -426,6 +427,14 @@ class View:
             relative_bounding_box=relative_bounding_box,
             absolute_bounding_box=absolute_bounding_box,
         )
+        view = self._region_view(box, read_only)
+        if not read_only:
+            self._warn_if_not_shard_aligned(box)
+        return view
+
+    def _region_view(self, box: BoundingBox, read_only: bool = False) -> View:
+        """The sub-view of the mag-1 `box`, checked like `get_view` but without the shard
+        alignment warning (for this library's own work boxes, which never share a shard)."""
         self._check_mag_aligned(box)
         if not read_only and not self.bounding_box.contains_bbox(box):
             raise OutOfBoundsError(
@@ -433,6 +442,26 @@ class View:
                 "pass read_only=True to look beyond it."
             )
         return self._sub_view(box, read_only)
+
+    def _warn_if_not_shard_aligned(self, box: BoundingBox) -> None:
+        """Warn (as webknossos does) about a writable view that cuts through shards: two such
+        views written in parallel would read-modify-write the same shard file."""
+        grid = self.shard_shape_mag1
+        origin = self._backend.info.grid_origin * self._mag.as_vec3_int
+        rounded_out = (
+            box.offset(-origin)
+            .align_with_mag(grid, ceil=True)
+            .offset(origin)
+            .intersected_with(self.bounding_box)
+        )
+        if rounded_out != box:
+            warnings.warn(
+                f"The writable view {box} is not aligned with the shard shape {grid} (mag 1 "
+                "voxels): use it from one process at a time, parallel writes through such views "
+                "can lose data.",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _sub_view(self, box: BoundingBox, read_only: bool) -> View:
         """A view of `box` on the same array (subclasses keep their bookkeeping)."""
@@ -473,7 +502,7 @@ class View:
                 f"chunk_shape {shape} must be a multiple of the shard shape {shard} (mag-1 voxels) "
                 "for writable views, so that parallel writers never touch the same file."
             )
-        return [self.get_view(absolute_bounding_box=box) for box in boxes]
+        return [self._region_view(box, self._read_only) for box in boxes]
 
     def for_each_chunk(
         self,
@@ -605,31 +634,42 @@ class View:
     def get_buffered_slice_writer(
         self,
         buffer_size: int | None = None,
-        dimension: str = "z",
+        dimension: str | int = "z",
         *,
         relative_offset: Vec3IntLike | None = None,
         absolute_offset: Vec3IntLike | None = None,
+        relative_bounding_box: BoundingBox | None = None,
+        absolute_bounding_box: BoundingBox | None = None,
+        use_logging: bool = False,
+        allow_unaligned: bool = False,
     ) -> BufferedSliceWriter:
-        """A context manager that collects 2-D slices along `dimension` and writes them in slabs."""
+        """A context manager that collects 2-D slices along `dimension` and writes them in slabs.
+
+        Slices start at the offset (or the top-left of the bounding box) given. `use_logging`
+        logs each slab at INFO level; `allow_unaligned` is accepted for webknossos scripts
+        (unaligned slabs are always written, see `write`).
+        """
         from .buffered import BufferedSliceWriter
 
+        del allow_unaligned
         start = self._resolve(
             size=None,
             relative_offset=relative_offset,
             absolute_offset=absolute_offset,
-            relative_bounding_box=None,
-            absolute_bounding_box=None,
+            relative_bounding_box=relative_bounding_box,
+            absolute_bounding_box=absolute_bounding_box,
             default_size=Vec3Int(1),
         ).topleft
-        return BufferedSliceWriter(self, start, buffer_size, dimension)
+        return BufferedSliceWriter(self, start, buffer_size, dimension, use_logging)
 
     def get_buffered_slice_reader(
         self,
         buffer_size: int | None = None,
-        dimension: str = "z",
+        dimension: str | int = "z",
         *,
         relative_bounding_box: BoundingBox | None = None,
         absolute_bounding_box: BoundingBox | None = None,
+        use_logging: bool = False,
     ) -> BufferedSliceReader:
         """A context manager yielding `(c, w, h)` slices along `dimension`, read in slabs."""
         from .buffered import BufferedSliceReader
@@ -641,7 +681,7 @@ class View:
             relative_bounding_box=relative_bounding_box,
             absolute_bounding_box=absolute_bounding_box,
         )
-        return BufferedSliceReader(self, box, buffer_size, dimension)
+        return BufferedSliceReader(self, box, buffer_size, dimension, use_logging)
 
 
 def _write_piece(task: tuple[ArrayBackend, Vec3Int, np.ndarray]) -> None:

@@ -37,7 +37,7 @@ def copy_view_into(source: View, target: MagView, executor: Executor | None = No
     tasks = [
         (
             source.get_view(absolute_bounding_box=chunk, read_only=True),
-            target.get_view(absolute_bounding_box=chunk),
+            target._region_view(chunk),
         )
         for chunk in target.shard_aligned_boxes(box)
         if stored.touches(chunk)

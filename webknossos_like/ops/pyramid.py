@@ -202,7 +202,7 @@ def _target_tasks(source: MagView, target: MagView) -> list[tuple[View, View]]:
             source.get_view(
                 absolute_bounding_box=chunk.align_with_mag(source.mag, ceil=True), read_only=True
             ),
-            target.get_view(absolute_bounding_box=chunk),
+            target._region_view(chunk),
         )
         for chunk in _work_boxes(target, region)
         if stored.touches(chunk)
@@ -255,9 +255,7 @@ def downsample_chain(
                 [
                     t,
                     *(
-                        m.get_view(
-                            absolute_bounding_box=t.bounding_box.align_with_mag(m.mag, ceil=True)
-                        )
+                        m._region_view(t.bounding_box.align_with_mag(m.mag, ceil=True))
                         for m in chain[1:]
                     ),
                 ],

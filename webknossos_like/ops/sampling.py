@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 
-from ..errors import InvalidMagError, UnknownModeError
+from ..errors import InvalidMagError, SamplingSchemeError, UnknownModeError
 from ..geometry import BoundingBox, Mag, Vec3Int
 
 SAMPLING_MODES = ("anisotropic", "isotropic", "constant_z")
@@ -93,3 +94,20 @@ def downsampling_factor(source: Mag, target: Mag) -> Vec3Int:
             f"Mag {target.to_layer_name()} is not a coarser multiple of mag {source.to_layer_name()}."
         )
     return factor
+
+
+def check_sampling_scheme(mags: Sequence[Mag], force: bool) -> None:
+    """Refuse (or, with `force`, warn about) a pyramid with two mags of the same largest
+    factor: webknossos picks mags by that factor, so it would show only one of them."""
+    largest = [mag.max_dim for mag in mags]
+    if len(set(largest)) == len(largest):
+        return
+    message = (
+        "The downsampling scheme "
+        f"{[mag.to_layer_name() for mag in mags]} has several mags with the same largest "
+        "factor, which webknossos cannot show; use another sampling_mode (e.g. 'isotropic') "
+        "or pass force_sampling_scheme=True."
+    )
+    if not force:
+        raise SamplingSchemeError(message)
+    warnings.warn(message, UserWarning, stacklevel=3)
