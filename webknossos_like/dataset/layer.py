@@ -934,7 +934,10 @@ class SegmentationLayer(Layer):
         """Scan the finest mag for the largest label and store it; returns it."""
         view = self.get_finest_mag().get_view(read_only=True)
         maxima = view.map_chunk(
-            _max_label, chunk_shape=chunk_shape, executor=executor, progress_desc="Scanning labels"
+            _max_label,
+            chunk_shape=chunk_shape,
+            executor=executor,
+            progress_desc=f"Scanning {self.name} for the largest segment id",
         )
         self.largest_segment_id = max(maxima, default=0)
         return max(maxima, default=0)
