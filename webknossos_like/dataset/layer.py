@@ -48,6 +48,8 @@ from .mag_view import MagView
 from .view import View
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from .dataset import Dataset
 
 
@@ -264,6 +266,33 @@ class Layer:
         from ..notebook.html import layer_html
 
         return layer_html(self)
+
+    def thumbnail(
+        self,
+        axis: str = "z",
+        index: int | None = None,
+        *,
+        mag: MagLike | None = None,
+        **options: Any,
+    ) -> Image.Image:
+        """One slice of a mag (default: the finest) as a PIL image, e.g.
+        `color.thumbnail(overlay=segmentation, alpha=0.4)`; see `webknossos_like.notebook`."""
+        from ..notebook.thumbnail import thumbnail
+
+        view = self.get_finest_mag() if mag is None else self.get_mag(mag)
+        return thumbnail(view, axis, index, **options)
+
+    def to_png(
+        self,
+        path: str | os.PathLike[str],
+        axis: str = "z",
+        index: int | None = None,
+        *,
+        mag: MagLike | None = None,
+        **options: Any,
+    ) -> None:
+        """Write `thumbnail(axis, index, mag=mag, **options)` to `path` as a PNG file."""
+        self.thumbnail(axis, index, mag=mag, **options).save(os.fspath(path), format="PNG")
 
     def as_segmentation_layer(self) -> SegmentationLayer:
         """This layer typed as a `SegmentationLayer`; `DTypeError` (a TypeError) for color."""
