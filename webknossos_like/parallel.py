@@ -7,11 +7,13 @@ and long operations show a `tqdm` progress bar: a widget in Jupyter (with `ipywi
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import multiprocessing
 import os
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -30,11 +32,16 @@ _IN_FLIGHT_PER_WORKER = 4
 _DEFAULT_IN_FLIGHT = 64
 _PROGRESS_MODES = ("auto", "always", "never")
 _progress_mode = os.environ.get("WKL_PROGRESS", "auto")
+# Interactive bars appear only once an operation has run this long: quick ones leave no trace
+# (no flicker on a terminal, no pile of finished widgets in a notebook).
+_BAR_DELAY = 0.5
 # One bar at a time: work started inside a task that already shows a bar draws no second one.
 _active_bars = 0
 _bars_lock = threading.Lock()
 
-Display = Literal["widget", "terminal", "text"]
+Display = Literal["widget", "terminal", "text", "log"]
+# Forced bars off a terminal print one line per this many seconds (and one at the end).
+_LOG_INTERVAL = 10.0
 
 
 def set_progress(mode: str) -> None:
@@ -56,6 +63,7 @@ def _in_jupyter() -> bool:
     return type(shell).__name__ == "ZMQInteractiveShell"
 
 
+@functools.lru_cache(maxsize=1)
 def _widgets_available() -> bool:
     """Whether `ipywidgets` is installed (tqdm's notebook bar needs it)."""
     return importlib.util.find_spec("ipywidgets") is not None
@@ -73,7 +81,8 @@ def _display(count: int) -> Display | None:
     """How to show a bar for `count` tasks under the current mode, or None for no bar.
 
     Jupyter gets a widget (or, without ipywidgets, a text bar the notebook redraws in place), a
-    terminal a transient bar; other output (logs, files, pipes) only gets a bar when forced.
+    terminal a transient bar; other output (logs, files, pipes) only gets progress lines when
+    forced (`always`).
     """
     if _progress_mode == "never" or count < 2:
         return None
@@ -81,7 +90,7 @@ def _display(count: int) -> Display | None:
         return "widget" if _widgets_available() else "text"
     if _stderr_is_terminal():
         return "terminal"
-    return "text" if _progress_mode == "always" else None
+    return "log" if _progress_mode == "always" else None
 
 
 def progress_shown(count: int) -> bool:
@@ -89,17 +98,50 @@ def progress_shown(count: int) -> bool:
     return _active_bars == 0 and _display(count) is not None
 
 
+class _LogLines:
+    """Progress for logs and files: plain lines (`desc: 3/10`), at most one per `_LOG_INTERVAL`
+    seconds and one at the end; no carriage returns, no escape codes."""
+
+    def __init__(self, desc: str, total: int) -> None:
+        self.desc, self.total, self.done = desc, total, 0
+        self.started = self.printed = time.monotonic()
+
+    def update(self, n: int) -> None:
+        """Count `n` steps; print a line if the last one is old enough."""
+        self.done += n
+        now = time.monotonic()
+        if now - self.printed >= _LOG_INTERVAL and self.done < self.total:
+            self.printed = now
+            self._line("")
+
+    def close(self) -> None:
+        """The final line, with the time taken."""
+        self._line(f" in {time.monotonic() - self.started:.1f} s")
+
+    def _line(self, suffix: str) -> None:
+        print(f"{self.desc}: {self.done}/{self.total}{suffix}", file=sys.stderr, flush=True)
+
+
 def _make_bar(display: Display, desc: str, total: int) -> Any:
-    """A tqdm bar of the chosen kind; `text` bars use no terminal escape codes."""
+    """A progress bar of the chosen kind; interactive ones appear after `_BAR_DELAY` seconds."""
+    if display == "log":
+        return _LogLines(desc, total)
     if display == "widget":
         from tqdm.notebook import tqdm as notebook_tqdm
 
-        return notebook_tqdm(total=total, desc=desc, leave=True)
+        return notebook_tqdm(total=total, desc=desc, leave=True, delay=_BAR_DELAY)
     from tqdm import tqdm
 
     if display == "terminal":
-        return tqdm(total=total, desc=desc, leave=False, file=sys.stderr, dynamic_ncols=True)
-    return tqdm(total=total, desc=desc, leave=True, file=sys.stderr, ascii=True, ncols=80)
+        return tqdm(
+            total=total,
+            desc=desc,
+            leave=False,
+            file=sys.stderr,
+            dynamic_ncols=True,
+            delay=_BAR_DELAY,
+        )
+    return tqdm(total=total, desc=desc, leave=True, file=sys.stderr, delay=_BAR_DELAY)
 
 
 @contextmanager
