@@ -296,6 +296,10 @@ class ViewerLink(str):
         link.name = name
         return link
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles as the plain URL (the server it points to stays in this process)."""
+        return (str, (self.url,))
+
     @property
     def url(self) -> str:
         """The URL as a plain `str`."""
