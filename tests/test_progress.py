@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from webknossos_like import Dataset, parallel
+from webknossos_like.ops.check import check_dataset_readable
 from webknossos_like.parallel import run_tasks, set_progress
 
 
@@ -98,7 +99,17 @@ def test_bars_name_what_they_do(tmp_path: Path, bars: list[tuple[str, int, int]]
     copy = Dataset(tmp_path / "copy", voxel_size=(11, 11, 25))
     copy.add_layer_as_copy(layer)
     back = layer.get_mag(1).read()
+    raw = dataset.add_layer("raw", "color", dtype="uint8")
+    raw.add_mag(1, chunk_shape=8, shard_shape=16, compress=False).write(data)
+    raw.get_mag(1).compress()
+    seg = dataset.add_layer("seg", "segmentation", dtype="uint32")
+    seg.add_mag(1, chunk_shape=8, shard_shape=16).write(data.astype(np.uint32))
+    seg.refresh_largest_segment_id()
+    check_dataset_readable(dataset)
     labels = [label for label, _, _ in bars]
+    assert "Compressing raw mag 1" in labels
+    assert "Scanning seg for the largest segment id" in labels
+    assert "Checking color mag 2-2-1" in labels
     assert "Writing color mag 1" in labels
     assert "Downsampling color to 2-2-1" in labels
     assert "Copying layer color mag 1" in labels
