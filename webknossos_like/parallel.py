@@ -2,7 +2,8 @@
 
 Work is submitted in a bounded window (no million-future graphs), results come back in order,
 and long operations show a `tqdm` progress bar: a widget in Jupyter (with `ipywidgets`, the
-`[notebook]` extra), a one-line bar on an interactive terminal, nothing otherwise.
+`[notebook]` extra), a one-line bar on an interactive terminal, nothing elsewhere (logs, files,
+pipes) unless forced with `set_progress("always")`, which prints plain progress lines there.
 """
 
 from __future__ import annotations
@@ -38,10 +39,12 @@ _BAR_DELAY = 0.5
 # One bar at a time: work started inside a task that already shows a bar draws no second one.
 _active_bars = 0
 _bars_lock = threading.Lock()
-
-Display = Literal["widget", "terminal", "text", "log"]
-# Forced bars off a terminal print one line per this many seconds (and one at the end).
+# Forced progress off a terminal prints one line per this many seconds (and one at the end).
 _LOG_INTERVAL = 10.0
+
+# widget: Jupyter + ipywidgets; terminal: transient bar; text: tqdm text in a notebook without
+# ipywidgets (redrawn in place there); log: plain lines for logs and files.
+Display = Literal["widget", "terminal", "text", "log"]
 
 
 def set_progress(mode: str) -> None:
