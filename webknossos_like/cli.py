@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
@@ -183,8 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--progress",
         choices=("auto", "always", "never"),
-        default="auto",
-        help="Progress bars (default: when interactive).",
+        default=None,
+        help="Progress bars (default: $WKL_PROGRESS, else auto: when interactive).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -283,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from .parallel import set_progress
 
-        set_progress(args.progress)
+        set_progress(args.progress or os.environ.get("WKL_PROGRESS", "auto"))
         if getattr(args, "jobs", 1) < 1:
             raise InvalidArgumentError(f"--jobs must be at least 1, got {args.jobs}.")
         args.func(args)

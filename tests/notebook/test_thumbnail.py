@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,7 +11,9 @@ from PIL import Image
 
 from webknossos_like import Dataset, MagView, View
 from webknossos_like.errors import InvalidArgumentError, OutOfBoundsError, WebknossosLikeError
-from webknossos_like.notebook import label_color, label_colors, thumbnail, to_png
+from webknossos_like.notebook import label_color, label_colors
+from webknossos_like.notebook import thumbnail as _thumbnail
+from webknossos_like.notebook import to_png as _to_png
 
 OFFSET = (32, 16, 8)
 SHAPE = (64, 48, 16)
@@ -19,6 +22,18 @@ IDENTITY = (0, 255)  # value_range that shows uint8 data unchanged
 
 def pixels(image: Image.Image) -> np.ndarray:
     return np.asarray(image)
+
+
+def thumbnail(view: View, *args: Any, **options: Any) -> Image.Image:
+    """One pixel per voxel (`size=None`): these tests compare pixels with voxels one to one."""
+    options.setdefault("size", None)
+    return _thumbnail(view, *args, **options)
+
+
+def to_png(view: View, *args: Any, **options: Any) -> None:
+    """`to_png` with one pixel per voxel, like `thumbnail` above."""
+    options.setdefault("size", None)
+    _to_png(view, *args, **options)
 
 
 @pytest.fixture
@@ -86,7 +101,9 @@ def test_index_is_absolute_in_the_mag_grid(color: tuple[MagView, np.ndarray]) ->
     for outside in (7, 24):
         with pytest.raises(OutOfBoundsError, match="outside the view"):
             thumbnail(mag2, "z", outside)
-    assert thumbnail(mag2, "x", 16).size == (24, 16) and thumbnail(mag2, "x", 47).size == (24, 16)
+    # Mag 2-2-1 voxels are twice as wide in y as in z: x slices keep that aspect.
+    assert thumbnail(mag2, "x", 16).size == (48, 16) and thumbnail(mag2, "x", 47).size == (48, 16)
+    assert thumbnail(mag2, "x", 16, physical_aspect=False).size == (24, 16)
     with pytest.raises(OutOfBoundsError):
         thumbnail(mag2, "x", 48)
 
@@ -106,11 +123,11 @@ def test_sub_view_slices(color: tuple[MagView, np.ndarray]) -> None:
 def test_methods_match_the_functions(color: tuple[MagView, np.ndarray], tmp_path: Path) -> None:
     view, _ = color
     method = view.thumbnail("y", OFFSET[1] + 1)  # type: ignore[attr-defined]
-    np.testing.assert_array_equal(pixels(method), pixels(thumbnail(view, "y", OFFSET[1] + 1)))
+    np.testing.assert_array_equal(pixels(method), pixels(_thumbnail(view, "y", OFFSET[1] + 1)))
     target = tmp_path / "slice.png"
     view.to_png(target, axis="x")  # type: ignore[attr-defined]
     with Image.open(target) as written:
-        np.testing.assert_array_equal(pixels(written), pixels(thumbnail(view, "x")))
+        np.testing.assert_array_equal(pixels(written), pixels(_thumbnail(view, "x")))
 
 
 # -- contrast -----------------------------------------------------------------------------------
@@ -304,3 +321,112 @@ def test_any_view_type(color: tuple[MagView, np.ndarray]) -> None:
     view, _ = color
     plain = View.get_view(view, absolute_offset=OFFSET, size=(4, 4, 4), read_only=True)
     assert thumbnail(plain).size == (4, 4)
+
+
+# -- default size, physical aspect, segmentation overlay ---------------------------------------
+def test_default_is_512_pixels_enlarged_nearest_neighbour(
+    color: tuple[MagView, np.ndarray],
+) -> None:
+    view, data = color
+    image = _thumbnail(view, value_range=IDENTITY)
+    assert image.size == (512, 384)  # 64 x 48 voxels, 8 pixels per voxel
+    plane = data[:, :, SHAPE[2] // 2].T
+    np.testing.assert_array_equal(pixels(image), np.repeat(np.repeat(plane, 8, 0), 8, 1))
+
+
+def test_large_slices_shrink_to_512(tmp_path: Path) -> None:
+    mag = Dataset(tmp_path / "wide", voxel_size=(1, 1, 1)).add_layer("color", "color").add_mag(1)
+    mag.write(np.full((1024, 256, 1), 77, dtype=np.uint8))
+    image = _thumbnail(mag, value_range=IDENTITY)
+    assert image.size == (512, 128)
+    assert (pixels(image) == 77).all()
+
+
+def test_anisotropic_voxels_are_not_squashed(tmp_path: Path) -> None:
+    """11 x 11 x 25 nm voxels: in a y slice a z step is 25/11 times as tall as an x step is wide."""
+    dataset = Dataset(tmp_path / "aniso", voxel_size=(11, 11, 25))
+    mag = dataset.add_layer("color", "color").add_mag(1)
+    x, _, z = np.meshgrid(np.arange(22), np.arange(20), np.arange(10), indexing="ij")
+    mag.write((10 * z + x % 2).astype(np.uint8))  # rows (z) and columns (x) both recognisable
+    natural = pixels(_thumbnail(mag, "y", 3, value_range=IDENTITY, size=None))
+    assert natural.shape == (23, 22)  # 10 z voxels x 25/11 = 22.7 rows, 22 columns
+    image = pixels(_thumbnail(mag, "y", 3, value_range=IDENTITY))
+    assert image.shape == (512, 496)  # long side 512, aspect 22.7 : 22
+    z_rows = np.bincount(image[:, 0] // 10)  # pixel rows per z voxel
+    x_columns = np.bincount(image[0, :] % 2)  # pixel columns per parity of x: 11 voxels each
+    assert z_rows.min() >= 51 and z_rows.max() <= 52  # 512 / 10
+    assert x_columns.tolist() == [248, 248]  # 11 voxels x 22.5 pixels
+    ratio = (512 / 10) / (496 / 22)
+    assert abs(ratio - 25 / 11) < 0.02
+    # A z slice of the same data is isotropic: square pixels per voxel.
+    assert _thumbnail(mag, "z", 0, size=None).size == (22, 20)
+    assert _thumbnail(mag, "y", 3, size=None, physical_aspect=False).size == (22, 10)
+
+
+def _image_and_labels(tmp_path: Path) -> tuple[Dataset, np.ndarray]:
+    dataset = Dataset(tmp_path / "overlay", voxel_size=(1, 1, 1))
+    dataset.add_layer("color", "color").add_mag(1).write(np.full((16, 8, 2), 100, np.uint8))
+    labels = np.zeros((16, 8, 2), dtype=np.uint32)
+    labels[8:, :4] = 7
+    labels[8:, 4:] = 123456
+    dataset.add_layer("segmentation", "segmentation", dtype="uint32").add_mag(1).write(labels)
+    return dataset, labels
+
+
+def test_segmentation_overlay(tmp_path: Path) -> None:
+    dataset, _ = _image_and_labels(tmp_path)
+    color, segmentation = dataset.get_layer("color"), dataset.get_layer("segmentation")
+    image = color.thumbnail(  # type: ignore[attr-defined]
+        overlay=segmentation, alpha=0.4, value_range=IDENTITY, size=None
+    )
+    assert image.mode == "RGB" and image.size == (16, 8)
+    rgb = pixels(image)
+    assert (rgb[:, :8] == 100).all(), "label 0 is transparent"
+    for label, columns, rows in (
+        (7, slice(8, 16), slice(0, 4)),
+        (123456, slice(8, 16), slice(4, 8)),
+    ):
+        expected = np.rint(0.6 * 100 + 0.4 * np.array(label_color(label))).astype(np.uint8)
+        assert (rgb[rows, columns] == expected).all()
+    assert tuple(rgb[0, 8]) != tuple(rgb[7, 8]), "different segments, different colours"
+    # The default size enlarges image and labels alike; the same segment keeps its colour.
+    big = pixels(color.thumbnail(overlay=segmentation, value_range=IDENTITY))  # type: ignore[attr-defined]
+    assert big.shape == (256, 512, 3)
+    np.testing.assert_array_equal(big[::32, ::32], rgb)
+    # A MagView works as the overlay too; alpha 0 shows the image only.
+    same = _thumbnail(
+        color.get_mag(1), overlay=segmentation.get_mag(1), value_range=IDENTITY, size=None
+    )
+    np.testing.assert_array_equal(pixels(same), rgb)
+    plain = _thumbnail(color.get_mag(1), overlay=segmentation, alpha=0, value_range=IDENTITY)
+    assert (pixels(plain) == 100).all()
+
+
+def test_overlay_mistakes(tmp_path: Path) -> None:
+    dataset, _ = _image_and_labels(tmp_path)
+    color, segmentation = dataset.get_layer("color"), dataset.get_layer("segmentation")
+    color.downsample_mag(1, 2)
+    with pytest.raises(InvalidArgumentError, match="no mag 2"):
+        _thumbnail(color.get_mag(2), overlay=segmentation)
+    segmentation.downsample_mag(1, 2)
+    with pytest.raises(InvalidArgumentError, match="same mag"):
+        _thumbnail(color.get_mag(1), overlay=segmentation.get_mag(2))
+    with pytest.raises(InvalidArgumentError, match="alpha"):
+        _thumbnail(color.get_mag(1), overlay=segmentation, alpha=1.5)
+    floats = dataset.add_layer("f", "color", dtype="float32")
+    floats.add_mag(1).write(np.zeros((4, 4, 1), np.float32))
+    with pytest.raises(InvalidArgumentError, match="integer labels"):
+        _thumbnail(color.get_mag(1), overlay=floats)
+    with pytest.raises(InvalidArgumentError, match="Layer or a View"):
+        _thumbnail(color.get_mag(1), overlay="segmentation")  # type: ignore[arg-type]
+
+
+def test_layer_thumbnail_picks_a_mag(tmp_path: Path) -> None:
+    dataset, _ = _image_and_labels(tmp_path)
+    color = dataset.get_layer("color")
+    color.downsample_mag(1, 2)
+    assert color.thumbnail(size=None).size == (16, 8)  # type: ignore[attr-defined]
+    assert color.thumbnail(mag=2, size=None).size == (8, 4)  # type: ignore[attr-defined]
+    color.to_png(tmp_path / "c.png", mag=2)  # type: ignore[attr-defined]
+    with Image.open(tmp_path / "c.png") as written:
+        assert written.size == (512, 256)

@@ -90,3 +90,30 @@ def test_neuroglancer_in_chromium_loads_every_layer(sample: Sample, tmp_path: Pa
     assert pixels.std() > 20, "the screenshot is blank"
     xy_panel = pixels[150:400, 150:450]  # the middle of the top-left (xy) panel
     assert xy_panel.std() > 15 and xy_panel.mean() > 60, "the xy panel shows no data"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found; this test needs a real browser")
+def test_viewer_page_does_not_say_disconnected(sample: Sample) -> None:
+    """The packaged client syncs with a Python session over `/events/`; this server has none, and
+    the page must not tell the user it lost one ("Disconnected from Python server")."""
+    assert CHROMIUM is not None
+    with serve_dataset(sample.path) as server:
+        url = server.viewer_url(layout="xy")
+        with tempfile.TemporaryDirectory() as profile:
+            result = subprocess.run(
+                [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
+                capture_output=True,
+                text=True,
+                timeout=90,
+            )
+        log = server.request_log
+    assert result.returncode == 0, result.stderr[-3000:]
+    dom = result.stdout
+    lines = "\n".join(str(record) for record in log)
+    assert "neuroglancer-rendered-data-panel" in dom, "the viewer did not start"
+    assert any(r.path.startswith("/color/") and r.status == 200 for r in log), lines
+    assert "Disconnected from Python server" not in dom
+    # The client's "Connecting to Python server" line stays, hidden (display: none).
+    for status in re.findall(r"<li([^>]*)>[^<]*Python server", dom):
+        assert "display: none" in status, dom[-2000:]
+    assert not [r for r in log if r.status >= 400], lines

@@ -14,7 +14,7 @@ import pytest
 
 from webknossos_like import BoundingBox, Dataset
 from webknossos_like.serve import ServerHandle, client_dir, serve_dataset, viewer_state
-from webknossos_like.serve.viewer import ViewerNotAvailableError
+from webknossos_like.serve.viewer import CLIENT_SHIM, ViewerNotAvailableError, patch_index
 
 from .conftest import OFFSET, SHAPE, VOXEL_SIZE, Sample, fetch
 
@@ -66,7 +66,9 @@ def test_client_files_are_served(server: ServerHandle) -> None:
     assert folder is not None, "the neuroglancer package (extra [viewer]) is not installed"
     index = fetch(server, "/v/wkl/")
     assert index.status == 200 and index.headers["content-type"].startswith("text/html")
-    assert index.body == (folder / "index.html").read_bytes()
+    # The packaged page, with the shim that adapts the client to this server first in <head>.
+    assert index.body == patch_index((folder / "index.html").read_bytes())
+    assert index.body.index(CLIENT_SHIM.encode()) < index.body.index(b"<script defer")
     wasm = next(p.name for p in folder.iterdir() if p.suffix == ".wasm")
     script = next(
         p.name for p in folder.iterdir() if p.name.startswith("main.") and p.suffix == ".js"

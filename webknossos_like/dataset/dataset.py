@@ -49,7 +49,7 @@ from ._rename import finish_interrupted_renames
 from .layer import Layer, SegmentationLayer
 
 if TYPE_CHECKING:
-    from ..serve import ServerHandle
+    from ..serve import ServerHandle, ViewerLink
     from ..storage.format import PropertiesSource
 
 T = TypeVar("T")
@@ -194,8 +194,9 @@ class Dataset:
 
         return serve_dataset(self, **kwargs)
 
-    def view(self, **kwargs: Any) -> str:
-        """The Neuroglancer URL of this dataset, served in the background (`webknossos_like.serve.view_dataset`)."""
+    def view(self, **kwargs: Any) -> ViewerLink:
+        """The Neuroglancer URL of this dataset, served in the background: a `str` that Jupyter
+        shows as a link (`webknossos_like.serve.view_dataset`; `public_url=` for proxies)."""
         from ..serve import view_dataset
 
         return view_dataset(self, **kwargs)

@@ -55,6 +55,8 @@ from .mag_view import MagView
 from .view import View
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from .dataset import Dataset
 
 
@@ -271,6 +273,33 @@ class Layer:
         from ..notebook.html import layer_html
 
         return layer_html(self)
+
+    def thumbnail(
+        self,
+        axis: str = "z",
+        index: int | None = None,
+        *,
+        mag: MagLike | None = None,
+        **options: Any,
+    ) -> Image.Image:
+        """One slice of a mag (default: the finest) as a PIL image, e.g.
+        `color.thumbnail(overlay=segmentation, alpha=0.4)`; see `webknossos_like.notebook`."""
+        from ..notebook.thumbnail import thumbnail
+
+        view = self.get_finest_mag() if mag is None else self.get_mag(mag)
+        return thumbnail(view, axis, index, **options)
+
+    def to_png(
+        self,
+        path: str | os.PathLike[str],
+        axis: str = "z",
+        index: int | None = None,
+        *,
+        mag: MagLike | None = None,
+        **options: Any,
+    ) -> None:
+        """Write `thumbnail(axis, index, mag=mag, **options)` to `path` as a PNG file."""
+        self.thumbnail(axis, index, mag=mag, **options).save(os.fspath(path), format="PNG")
 
     def as_segmentation_layer(self) -> SegmentationLayer:
         """This layer typed as a `SegmentationLayer`; `NotASegmentationLayerError` (a TypeError) for color."""
@@ -1014,7 +1043,10 @@ class SegmentationLayer(Layer):
         """Scan the finest mag for the largest label and store it; returns it."""
         view = self.get_finest_mag().get_view(read_only=True)
         maxima = view.map_chunk(
-            _max_label, chunk_shape=chunk_shape, executor=executor, progress_desc="Scanning labels"
+            _max_label,
+            chunk_shape=chunk_shape,
+            executor=executor,
+            progress_desc=f"Scanning {self.name} for the largest segment id",
         )
         self.largest_segment_id = max(maxima, default=0)
         return max(maxima, default=0)

@@ -87,7 +87,7 @@ class MagView(View):
         if target_path is None and self.read_only:
             raise ReadOnlyError(f"{self!r} is read-only and cannot be compressed in place.")
         storage_format = self._layer._format
-        desc = f"Compressing mag {self.name}"
+        desc = f"Compressing {self._layer.name} mag {self.name}"
         if target_path is None:
             storage_format.compress_in_place(self._backend, executor, desc)
             self._array = None

@@ -19,7 +19,7 @@ from ..errors import (
     ReadOnlyError,
 )
 from ..geometry import BoundingBox, Mag, Vec3Int, Vec3IntLike
-from ..parallel import run_tasks
+from ..parallel import progress_shown, run_tasks
 from ..storage import ArrayBackend, ArrayInfo
 from ._indexing import parse_index
 
@@ -94,6 +94,12 @@ class View:
     def shard_shape_mag1(self) -> Vec3Int:
         """The write-alignment unit (one shard) in mag-1 voxels."""
         return self._backend.info.shard_shape * self._mag.as_vec3_int
+
+    def _progress_name(self) -> str:
+        """What progress bars call this view: `color mag 2-2-1` (`mag 2-2-1` without a layer)."""
+        layer = getattr(self, "_layer", None)
+        mag = self._mag.to_layer_name()
+        return f"{layer.name} mag {mag}" if layer is not None else f"mag {mag}"
 
     def __repr__(self) -> str:
         return (
@@ -208,7 +214,29 @@ class View:
             relative_bounding_box=relative_bounding_box,
             absolute_bounding_box=absolute_bounding_box,
         )
-        return self._backend.read(self._in_mag(box))
+        mag_box = self._in_mag(box)
+        pieces = self._progress_pieces(box)
+        if not pieces:
+            return self._backend.read(mag_box)
+        return self._read_pieces(mag_box, pieces)
+
+    def _progress_pieces(self, box: BoundingBox) -> list[BoundingBox]:
+        """The shard-aligned parts of a mag-1 box when reading/writing it should show a bar, else []."""
+        if not progress_shown(2):
+            return []
+        pieces = list(self.shard_aligned_boxes(box))
+        return pieces if progress_shown(len(pieces)) else []
+
+    def _read_pieces(self, mag_box: BoundingBox, pieces: list[BoundingBox]) -> np.ndarray:
+        """Read a box shard by shard (one progress step each) into one `(c, x, y, z)` array."""
+        info = self._backend.info
+        out = np.zeros((info.num_channels, *mag_box.size), dtype=info.dtype, order="F")
+        parts = [piece.in_mag(self._mag) for piece in pieces]
+        blocks = run_tasks(self._backend.read, parts, desc=f"Reading {self._progress_name()}")
+        for part, block in zip(parts, blocks, strict=True):
+            index = (slice(None), *part.offset(-mag_box.topleft).to_slices())
+            out[index] = block
+        return out
 
     def read_cxyz(
         self,
@@ -339,17 +367,18 @@ class View:
     ) -> None:
         """Hand the data to the backend: whole, or split along shards for the executor."""
         backend = self._backend
-        if executor is None:
+        shown = self._progress_pieces(box) if executor is None else []
+        if executor is None and not shown:
             backend.write(self._in_mag(box).topleft, array)
             return
         mag = self._mag.as_vec3_int
         pieces = []
-        for piece in self.shard_aligned_boxes(box):
+        for piece in shown or self.shard_aligned_boxes(box):
             rel = piece.offset(-box.topleft)
             rel_mag = BoundingBox(rel.topleft // mag, rel.size // mag)
             index = (slice(None), *rel_mag.to_slices())
             pieces.append((backend, piece.topleft // mag, array[index]))
-        run_tasks(_write_piece, pieces, executor)
+        run_tasks(_write_piece, pieces, executor, desc=f"Writing {self._progress_name()}")
 
     # -- NumPy-style indexing -------------------------------------------------------------------
     def _mag_extent(self) -> BoundingBox:
@@ -622,7 +651,8 @@ class View:
             )
             for chunk in mine.chunk(shape, alignment)
         ]
-        return all(run_tasks(_chunks_equal, pairs, executor, desc="Comparing"))
+        desc = f"Comparing {self._progress_name()} with {other._progress_name()}"
+        return all(run_tasks(_chunks_equal, pairs, executor, desc=desc))
 
     def get_bounding_boxes_on_disk(self) -> Iterator[BoundingBox]:
         """Mag-1 boxes of the stored shards that overlap this view, clipped to it."""

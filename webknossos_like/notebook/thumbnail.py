@@ -5,6 +5,9 @@
 * Segmentation data gets one stable colour per label (a hash of the id, the same in every call,
   slice and process); label 0 is black.
 * One channel gives a grayscale (`L`) image, two or three channels an `RGB` one.
+* The picture is 512 pixels on its long side by default (small slices enlarged nearest-neighbour),
+  with the voxel size's aspect ratio: a `y` slice of 11 x 11 x 25 nm voxels is not squashed.
+* `overlay=` draws a segmentation over the image, one stable colour per segment, 0 transparent.
 
 The slice is picked in the view's **mag voxel grid**, with absolute coordinates, exactly like
 `view[x0:x1, y0:y1, z0:z1]` indexing: `thumbnail(mag2_view, "z", 10)` shows `mag2_view[:, :, 10]`.
@@ -24,12 +27,14 @@ from ..errors import InvalidArgumentError, OutOfBoundsError
 from ..geometry import BoundingBox
 
 if TYPE_CHECKING:
-    from ..dataset import View
+    from ..dataset import Layer, View
 
 __all__ = ["label_color", "label_colors", "thumbnail", "to_png"]
 
 AXES = ("x", "y", "z")
 DEFAULT_PERCENTILES = (0.5, 99.5)
+DEFAULT_SIZE = 512  # pixels on the long side: readable in a notebook, small as a PNG
+DEFAULT_ALPHA = 0.4  # opacity of overlaid segment colours
 # Labels other than 0 get colour components in [_LABEL_FLOOR, 255], so none looks like background.
 _LABEL_FLOOR = 48
 _U64 = np.uint64
@@ -202,13 +207,147 @@ def _color_image(
     return np.stack(out, axis=-1)
 
 
+# -- size, aspect and overlay -------------------------------------------------------------------
+def _layer_of(view: View) -> Any:
+    """The view's layer, or None (sub-views of a MagView keep it privately)."""
+    layer = getattr(view, "layer", None)
+    return layer if layer is not None else getattr(view, "_layer", None)
+
+
+def _voxel_size(view: View) -> tuple[float, float, float]:
+    """The physical size of one of the view's voxels (mag 1 voxel size x mag); 1s if unknown."""
+    layer = _layer_of(view)
+    dataset = getattr(layer, "dataset", None)
+    base = getattr(dataset, "voxel_size", None) or (1.0, 1.0, 1.0)
+    x, y, z = (float(v) * m for v, m in zip(base, view.mag.to_list(), strict=True))
+    return x, y, z
+
+
+def _pixel_scale(view: View, axis: int) -> tuple[float, float]:
+    """(row, column) stretch that gives the slice its physical aspect; the finer axis stays 1."""
+    columns_axis, rows_axis = (a for a in range(3) if a != axis)
+    size = _voxel_size(view)
+    finest = min(size[rows_axis], size[columns_axis])
+    if finest <= 0:
+        return 1.0, 1.0
+    return size[rows_axis] / finest, size[columns_axis] / finest
+
+
+def _check_pixels(value: object, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InvalidArgumentError(f"{name} must be a positive int or None, got {value!r}.")
+    return int(value)
+
+
+def _output_shape(
+    shape: tuple[int, int], scale: tuple[float, float], size: int | None, max_size: int | None
+) -> tuple[int, int]:
+    """(rows, columns) of the picture: the physical shape, its long side `size` (or shrunk to
+    `max_size`, never enlarged, when that is given)."""
+    natural = (shape[0] * scale[0], shape[1] * scale[1])
+    long_side = max(natural)
+    if max_size is not None:
+        target = min(long_side, float(max_size))
+    elif size is not None:
+        target = float(size)
+    else:
+        target = long_side
+    factor = target / long_side
+    return max(1, round(natural[0] * factor)), max(1, round(natural[1] * factor))
+
+
+def _nearest(array: npt.NDArray[Any], shape: tuple[int, int]) -> npt.NDArray[Any]:
+    """`array` (rows, columns, ...) resampled to `shape` by nearest neighbour (pixel centres)."""
+    rows = np.minimum(
+        ((np.arange(shape[0]) + 0.5) * array.shape[0] / shape[0]).astype(np.intp),
+        array.shape[0] - 1,
+    )
+    cols = np.minimum(
+        ((np.arange(shape[1]) + 0.5) * array.shape[1] / shape[1]).astype(np.intp),
+        array.shape[1] - 1,
+    )
+    resampled: npt.NDArray[Any] = array[rows][:, cols]
+    return resampled
+
+
+def _resample(
+    pixels: npt.NDArray[np.uint8], shape: tuple[int, int], exact: bool
+) -> npt.NDArray[np.uint8]:
+    """Enlarge (or keep labels) nearest-neighbour; shrink color by box averaging."""
+    if pixels.shape[:2] == shape:
+        return pixels
+    if exact or (shape[0] >= pixels.shape[0] and shape[1] >= pixels.shape[1]):
+        return _nearest(pixels, shape)
+    image = Image.fromarray(np.ascontiguousarray(pixels))
+    shrunk = image.resize((shape[1], shape[0]), Image.Resampling.BOX)
+    return np.asarray(shrunk, dtype=np.uint8)
+
+
+def _overlay_view(overlay: object, view: View) -> View:
+    """The view of `overlay` (a layer or a view) in `view`'s mag, checked to hold labels."""
+    from ..dataset import Layer, View
+
+    mag = view.mag
+    if isinstance(overlay, Layer):
+        if mag not in overlay.mags:
+            raise InvalidArgumentError(
+                f"The overlay layer {overlay.name!r} has no mag {mag.to_layer_name()}; "
+                "downsample it, or pass overlay=<layer>.get_mag(...) of the same mag."
+            )
+        found: View = overlay.get_mag(mag)
+    elif isinstance(overlay, View):
+        if overlay.mag != mag:
+            raise InvalidArgumentError(
+                f"The overlay is mag {overlay.mag.to_layer_name()} but the image is mag "
+                f"{mag.to_layer_name()}; pass an overlay of the same mag."
+            )
+        found = overlay
+    else:
+        raise InvalidArgumentError(f"overlay must be a Layer or a View, got {overlay!r}.")
+    if found.num_channels != 1 or found.dtype.kind not in "ui":
+        raise InvalidArgumentError(
+            f"The overlay must hold integer labels in one channel, got {found.num_channels} x "
+            f"{found.dtype}."
+        )
+    return found
+
+
+def _overlay_plane(overlay: View, extent: BoundingBox, axis: int, index: int) -> npt.NDArray[Any]:
+    """The overlay's labels on the image's slice, `(rows, columns)`; 0 where it has no data."""
+    topleft, size = extent.topleft.to_list(), extent.size.to_list()
+    topleft[axis], size[axis] = index, 1
+    box = BoundingBox(topleft, size).from_mag_to_mag1(overlay.mag)
+    data = np.asarray(overlay.read(absolute_bounding_box=box))[0]
+    plane: npt.NDArray[Any] = np.squeeze(data, axis=axis).T
+    return plane
+
+
+def _blend(
+    pixels: npt.NDArray[np.uint8], labels: npt.NDArray[Any], alpha: float
+) -> npt.NDArray[np.uint8]:
+    """Segment colours over the image with opacity `alpha`; label 0 leaves the image as it is."""
+    rgb = pixels if pixels.ndim == 3 else np.repeat(pixels[..., np.newaxis], 3, axis=-1)
+    out = rgb.astype(np.float64)
+    mask = labels != 0
+    colors = label_colors(labels[mask]).astype(np.float64)
+    out[mask] = (1.0 - alpha) * out[mask] + alpha * colors
+    return np.rint(out).astype(np.uint8)
+
+
+def _check_alpha(alpha: object) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)):
+        raise InvalidArgumentError(f"alpha must be a number from 0 to 1, got {alpha!r}.")
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise InvalidArgumentError(f"alpha must be a number from 0 to 1, got {alpha!r}.")
+    return float(alpha)
+
+
 # -- public API ---------------------------------------------------------------------------------
 def _is_segmentation(view: View) -> bool:
     """Whether the view belongs to a segmentation layer (views know their layer when they can)."""
-    layer = getattr(view, "layer", None)
-    if layer is None:
-        layer = getattr(view, "_layer", None)  # sub-views of a MagView keep it privately
-    return getattr(layer, "category", None) == "segmentation"
+    return getattr(_layer_of(view), "category", None) == "segmentation"
 
 
 def thumbnail(
@@ -220,7 +359,11 @@ def thumbnail(
     segmentation: bool | None = None,
     percentiles: Sequence[float] = DEFAULT_PERCENTILES,
     value_range: Sequence[float] | None = None,
+    size: int | None = DEFAULT_SIZE,
     max_size: int | None = None,
+    physical_aspect: bool = True,
+    overlay: Layer | View | None = None,
+    alpha: float = DEFAULT_ALPHA,
 ) -> Image.Image:
     """One slice of `view` as a `PIL.Image` (shown inline by Jupyter).
 
@@ -238,16 +381,24 @@ def thumbnail(
             channel). A slice with one value only is shown relative to its dtype's range.
         value_range: Map these values to 0 and 255 instead of percentiles (the same window for
             every slice, e.g. `(0, 255)` shows uint8 data unchanged).
-        max_size: Shrink the image so that neither side exceeds this many pixels.
+        size: Pixels on the picture's long side (default 512): small slices are enlarged
+            nearest-neighbour, large ones shrunk (box averaging; labels stay exact colours).
+            None: no scaling (one pixel per voxel along the finer axis).
+        max_size: Instead of `size`: shrink so that neither side exceeds this, never enlarge.
+        physical_aspect: Stretch rows or columns by the voxel-size ratio (mag 1 voxel size x
+            mag), so that anisotropic voxels are not squashed. False: square pixels per voxel.
+        overlay: A segmentation `Layer` (its mag of the view's mag) or `View` (same mag) drawn
+            over the slice: one stable colour per segment id, 0 transparent.
+        alpha: Opacity of the overlay colours, 0 to 1 (default 0.4).
 
     Returns:
-        An image of mode `L` (one channel) or `RGB` (segmentation, two or three channels), one
-        pixel per voxel unless `max_size` shrinks it.
+        An image of mode `L` (one channel) or `RGB` (segmentation, two or three channels, or an
+        overlay), `size` pixels on the long side.
 
     Raises:
         InvalidArgumentError: An unknown axis, a non-integer index, an invalid channel,
-            percentiles or value range, or color data with more than three channels and no
-            `channel`.
+            percentiles, value range, size or alpha, color data with more than three channels
+            and no `channel`, or an overlay that is not labels of the same mag.
         OutOfBoundsError: `index` lies outside the view, or the view is empty.
     """
     axis_number = _parse_axis(axis)
@@ -255,10 +406,10 @@ def thumbnail(
     position = _slice_index(extent, axis_number, index)
     window = _check_percentiles(percentiles)
     fixed = _check_value_range(value_range) if value_range is not None else None
-    if max_size is not None and (
-        isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1
-    ):
-        raise InvalidArgumentError(f"max_size must be a positive int, got {max_size!r}.")
+    long_side = _check_pixels(size, "size")
+    shrink_to = _check_pixels(max_size, "max_size")
+    opacity = _check_alpha(alpha)
+    labels_view = _overlay_view(overlay, view) if overlay is not None else None
     num_channels = view.num_channels
     if channel is not None and (
         isinstance(channel, bool)
@@ -280,13 +431,13 @@ def thumbnail(
         pixels = _segmentation_image(planes[0])
     else:
         pixels = _color_image(planes, view.dtype, window, fixed)
-    image = Image.fromarray(np.ascontiguousarray(pixels))
-    if max_size is not None and max(image.size) > max_size:
-        factor = max_size / max(image.size)
-        size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
-        resample = Image.Resampling.NEAREST if as_labels else Image.Resampling.BOX
-        image = image.resize(size, resample)
-    return image
+    scale = _pixel_scale(view, axis_number) if physical_aspect else (1.0, 1.0)
+    shape = _output_shape(pixels.shape[:2], scale, long_side, shrink_to)
+    pixels = _resample(pixels, shape, exact=as_labels)
+    if labels_view is not None:
+        labels = _overlay_plane(labels_view, extent, axis_number, position)
+        pixels = _blend(pixels, _nearest(labels, shape), opacity)
+    return Image.fromarray(np.ascontiguousarray(pixels))
 
 
 def to_png(

@@ -22,14 +22,17 @@ def _read_view(view: View) -> int:
 
 def check_dataset_readable(dataset: Dataset, executor: Executor | None = None) -> int:
     """Read every stored region of every mag; returns how many regions were read."""
-    views = [
-        view.get_view(absolute_bounding_box=box, read_only=True)
-        for layer in dataset.layers.values()
-        for view in layer.mags.values()
-        for box in view.get_bounding_boxes_on_disk()
-    ]
-    run_tasks(_read_view, views, executor, desc="Reading")
-    return len(views)
+    count = 0
+    for layer in dataset.layers.values():
+        for mag, view in layer.mags.items():
+            views = [
+                view.get_view(absolute_bounding_box=box, read_only=True)
+                for box in view.get_bounding_boxes_on_disk()
+            ]
+            desc = f"Checking {layer.name} mag {mag.to_layer_name()}"
+            run_tasks(_read_view, views, executor, desc=desc)
+            count += len(views)
+    return count
 
 
 def compare_datasets(

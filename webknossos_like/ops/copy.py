@@ -42,7 +42,8 @@ def copy_view_into(source: View, target: MagView, executor: Executor | None = No
         for chunk in target.shard_aligned_boxes(box)
         if stored.touches(chunk)
     ]
-    run_tasks(_copy_chunk, tasks, executor, desc=f"Copying mag {target.mag.to_layer_name()}")
+    desc = f"Copying layer {layer.name} mag {target.mag.to_layer_name()}"
+    run_tasks(_copy_chunk, tasks, executor, desc=desc)
 
 
 def _copy_chunk(task: tuple[View, View]) -> None:

@@ -265,7 +265,8 @@ def downsample_chain(
             for s, t in pairs
         ]
         names = ", ".join(m.mag.to_layer_name() for m in chain)
-        run_tasks(_chain_task, tasks, executor, desc=f"Downsampling to mag {names}")
+        desc = f"Downsampling {source.layer.name} to {names}"
+        run_tasks(_chain_task, tasks, executor, desc=desc)
         source = chain[-1]
         level += depth
 
@@ -283,5 +284,5 @@ def upsample_into(source: MagView, target: MagView, executor: Executor | None = 
         _upsample_task,
         _target_tasks(source, target),
         executor,
-        desc=f"Upsampling to mag {target.mag.to_layer_name()}",
+        desc=f"Upsampling {target.layer.name} to {target.mag.to_layer_name()}",
     )

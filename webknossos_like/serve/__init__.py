@@ -5,12 +5,13 @@ from .server import (
     RequestRecord,
     ServeError,
     ServerHandle,
+    jupyter_proxy_url,
     running_servers,
     serve_dataset,
     stop_all,
     view_dataset,
 )
-from .viewer import ViewerNotAvailableError, client_dir, viewer_state, viewer_url
+from .viewer import ViewerLink, ViewerNotAvailableError, client_dir, viewer_state, viewer_url
 
 __all__ = [
     "Request",
@@ -19,8 +20,10 @@ __all__ = [
     "ServeError",
     "Router",
     "ServerHandle",
+    "ViewerLink",
     "ViewerNotAvailableError",
     "client_dir",
+    "jupyter_proxy_url",
     "running_servers",
     "serve_dataset",
     "stop_all",

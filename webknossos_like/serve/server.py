@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import html
 import logging
 import os
 import socket
@@ -30,7 +31,7 @@ from .routes import (
     error_response,
     finish,
 )
-from .viewer import DEFAULT_VIEWPORT, StaticFiles, client_dir, viewer_url
+from .viewer import DEFAULT_VIEWPORT, StaticFiles, ViewerLink, client_dir, viewer_url
 
 if TYPE_CHECKING:
     from ..dataset import Dataset
@@ -41,6 +42,7 @@ __all__ = [
     "ServerHandle",
     "running_servers",
     "serve_dataset",
+    "jupyter_proxy_url",
     "stop_all",
     "view_dataset",
 ]
@@ -229,8 +231,17 @@ class ServerHandle:
 
     @property
     def url(self) -> str:
-        """The base URL, e.g. `http://127.0.0.1:8000` (no trailing slash)."""
+        """The base URL users reach, e.g. `http://127.0.0.1:8000` (no trailing slash).
+
+        Behind a proxy it is `public_url`, or the proxy path found in a Jupyter environment
+        (`/user/<name>/proxy/<port>`: relative to the notebook's origin).
+        """
         return self._url
+
+    @property
+    def local_url(self) -> str:
+        """`http://host:port` as this machine reaches the server (for Python clients)."""
+        return f"http://{_url_host(self.host)}:{self.port}"
 
     @property
     def host(self) -> str:
@@ -316,6 +327,16 @@ class ServerHandle:
         state = "closed" if self.closed else "serving"
         return f"ServerHandle({self._url!r}, {state} {self.dataset.name!r})"
 
+    def _repr_html_(self) -> str:
+        """For Jupyter: the base URL, the viewer link (when the client is served) and the state."""
+        e = html.escape
+        state = "closed" if self.closed else "serving"
+        parts = [f"<b>{e(self.dataset.name)}</b> {state} at <code>{e(self._url)}/</code>"]
+        if not self.closed and self.router.static is not None:
+            link = ViewerLink(self.viewer_url(), self, self.dataset.name)
+            parts.append(link._repr_html_())
+        return f'<div class="wkl-repr">{"".join(parts)}</div>'
+
 
 _RUNNING: list[ServerHandle] = []
 _REGISTRY_LOCK = threading.Lock()
@@ -336,6 +357,18 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def jupyter_proxy_url(port: int) -> str | None:
+    """The path a Jupyter server proxy serves `port` under, or None outside JupyterHub.
+
+    `JUPYTERHUB_SERVICE_PREFIX=/user/alice/` gives `/user/alice/proxy/<port>` (jupyter-server-proxy
+    forwards it to `localhost:<port>`); the viewer page makes its data URLs absolute itself.
+    """
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
+    if not prefix:
+        return None
+    return f"/{prefix.strip('/')}/proxy/{port}".replace("//", "/")
+
+
 def serve_dataset(
     dataset_or_path: Dataset | str | os.PathLike[str],
     host: str = "127.0.0.1",
@@ -345,6 +378,7 @@ def serve_dataset(
     viewer: bool = True,
     token: str = "wkl",
     public_url: str | None = None,
+    jupyter_proxy: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> ServerHandle:
     """Serve every layer of a dataset as Neuroglancer precomputed over HTTP, in a background thread.
@@ -353,7 +387,9 @@ def serve_dataset(
     (`chunk_shape`, default 64); precomputed layers are served file by file. With `viewer` and
     the `neuroglancer` package installed, the client is served under `/v/<token>/`.
     `port=0` picks a free port; `public_url` replaces `http://host:port` in URLs (proxies,
-    tunnels); `log` receives one line per request.
+    tunnels; a path such as `/prefix` is taken relative to the page's origin). Without it, in
+    JupyterHub (`JUPYTERHUB_SERVICE_PREFIX`) and with `jupyter_proxy`, URLs go through its server
+    proxy (`jupyter_proxy_url`). `log` receives one line per request.
     """
     dataset = _open_read_only(dataset_or_path)
     catalog = Catalog(dataset, chunk_shape)
@@ -372,7 +408,10 @@ def serve_dataset(
         daemon=True,
     )
     thread.start()
-    base = public_url or f"http://{_url_host(host)}:{server.server_address[1]}"
+    bound = int(server.server_address[1])
+    proxied = jupyter_proxy_url(bound) if jupyter_proxy else None
+    local = f"http://{_url_host(host)}:{bound}"
+    base = public_url if public_url is not None else (proxied or local)
     handle = ServerHandle(server, thread, base)
     with _REGISTRY_LOCK:
         _RUNNING.append(handle)
@@ -399,10 +438,12 @@ def view_dataset(
     layout: str = "4panel",
     open_browser: bool = False,
     **serve_options: Any,
-) -> str:
+) -> ViewerLink:
     """The Neuroglancer URL of a dataset, served in the background (one server per dataset, reused).
 
-    `stop_all()` (or `running_servers()[i].close()`) stops it.
+    A `ViewerLink`: a `str` (the URL, as before) that Jupyter shows as a link to click, with
+    `.url`, `.server` and `.iframe()`. `public_url=` and the other `serve_dataset` options are
+    passed on. `stop_all()` (or `running_servers()[i].close()`) stops the server.
     """
     dataset = _open_read_only(dataset_or_path)
     location = dataset.location
@@ -414,12 +455,18 @@ def view_dataset(
             and h.host == host
             and (port == 0 or h.port == port)
             and h.router.static is not None
+            and _same_public_url(h, serve_options.get("public_url"))
         ),
         None,
     )
     if handle is None:
         handle = serve_dataset(dataset, host, port, **serve_options)
-    url = handle.viewer_url(layout=layout)
+    url = ViewerLink(handle.viewer_url(layout=layout), handle, dataset.name)
     if open_browser:
-        webbrowser.open(url)
+        webbrowser.open(url.url)
     return url
+
+
+def _same_public_url(handle: ServerHandle, public_url: str | None) -> bool:
+    """Whether a running server answers under the wanted public URL (None: any)."""
+    return public_url is None or handle.url == public_url.rstrip("/")

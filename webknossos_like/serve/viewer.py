@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import html
 import importlib.util
 import json
 import math
 import mimetypes
 import os
+import re
 import threading
 import urllib.parse
 from collections.abc import Mapping, Sequence
@@ -23,10 +25,13 @@ if TYPE_CHECKING:
     from .server import ServerHandle
 
 __all__ = [
+    "CLIENT_SHIM",
     "LAYOUTS",
+    "ViewerLink",
     "StaticFiles",
     "ViewerNotAvailableError",
     "client_dir",
+    "patch_index",
     "state_url",
     "viewer_state",
     "viewer_url",
@@ -48,6 +53,45 @@ _CONTENT_TYPES = {
     ".txt": "text/plain; charset=utf-8",
 }
 _COMPRESSIBLE = (".html", ".js", ".css", ".wasm", ".json", ".map", ".svg", ".txt")
+# Runs before the client's own scripts (put into `index.html` as served):
+# 1. The packaged client is the build of the `neuroglancer` Python package: it always opens an
+#    `EventSource` on `/events/<token>` to sync state with a Python session, and shows
+#    "Disconnected from Python server" when that fails. This server has no session (the state is
+#    in the URL fragment), and a stream held open would stall headless browsers, so that one
+#    event source is replaced by one that reports "open" and then stays quiet.
+# 2. Sources relative to the page's origin (`precomputed:///<prefix>/<layer>`, what `viewer_url`
+#    writes for a server behind a path-only proxy such as JupyterHub's `/user/<name>/proxy/<port>`)
+#    are made absolute before the client reads the fragment.
+CLIENT_SHIM = r"""<script>(function () {
+  var Native = window.EventSource;
+  function Quiet(url) {
+    var self = this;
+    this.url = String(url); this.readyState = 1; this.withCredentials = false;
+    this.onopen = null; this.onmessage = null; this.onerror = null;
+    setTimeout(function () { if (self.readyState === 1 && self.onopen) self.onopen({type: "open"}); }, 0);
+  }
+  Quiet.prototype.close = function () { this.readyState = 2; };
+  Quiet.prototype.addEventListener = function () {};
+  Quiet.prototype.removeEventListener = function () {};
+  window.EventSource = function (url, init) {
+    return /\/events\/[^\/?]+(\?|$)/.test(String(url)) ? new Quiet(url) : new Native(url, init);
+  };
+  var href = window.location.href;
+  if (href.indexOf("precomputed:///") >= 0) {
+    var absolute = "precomputed://" + window.location.origin + "/";
+    window.history.replaceState(null, "", href.split("precomputed:///").join(absolute));
+  }
+})();</script>"""
+_HEAD = re.compile(rb"<head[^>]*>", re.IGNORECASE)
+
+
+def patch_index(html: bytes) -> bytes:
+    """The client's `index.html` with `CLIENT_SHIM` first in `<head>` (see there for why)."""
+    shim = CLIENT_SHIM.encode()
+    match = _HEAD.search(html)
+    if match is None:
+        return shim + html
+    return html[: match.end()] + shim + html[match.end() :]
 
 
 class ViewerNotAvailableError(WebknossosLikeError, ImportError):
@@ -95,6 +139,12 @@ class StaticFiles:
         """The servable files, relative to the root."""
         return sorted(self._files)
 
+    @staticmethod
+    def _read(name: str, path: Path) -> bytes:
+        """A file's bytes; `index.html` with the shim that adapts the client to this server."""
+        data = path.read_bytes()
+        return patch_index(data) if name == "index.html" else data
+
     def get(self, parts: Sequence[str], request: Request) -> Response:
         """One file (`index.html` for the folder itself), gzipped (and cached) if accepted."""
         name = "/".join(parts) or "index.html"
@@ -112,14 +162,14 @@ class StaticFiles:
             "Cache-Control": "no-cache" if name == "index.html" else "public, max-age=3600",
         }
         if suffix not in _COMPRESSIBLE:
-            return Response(200, path.read_bytes(), headers)
+            return Response(200, self._read(name, path), headers)
         headers["Vary"] = "Accept-Encoding"
         if not accepts_gzip(request):
-            return Response(200, path.read_bytes(), headers)
+            return Response(200, self._read(name, path), headers)
         with self._lock:
             body = self._gzipped.get(name)
         if body is None:
-            body = gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
+            body = gzip.compress(self._read(name, path), compresslevel=6, mtime=0)
             with self._lock:
                 self._gzipped[name] = body
         headers["Content-Encoding"] = "gzip"
@@ -231,3 +281,62 @@ def viewer_url(
         chosen, router.catalog.voxel_size_nm, server.url, layout=layout, viewport=viewport
     )
     return state_url(server.url, router.token, state)
+
+
+class ViewerLink(str):
+    """The viewer URL of a served dataset: a `str` (as `view_dataset` always returned) that shows
+    itself in Jupyter as a link to click (`_repr_html_`); `.iframe()` embeds the viewer instead."""
+
+    server: ServerHandle | None
+    name: str
+
+    def __new__(cls, url: str, server: ServerHandle | None = None, name: str = "") -> ViewerLink:
+        link = super().__new__(cls, url)
+        link.server = server
+        link.name = name
+        return link
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles as the plain URL (the server it points to stays in this process)."""
+        return (str, (self.url,))
+
+    @property
+    def url(self) -> str:
+        """The URL as a plain `str`."""
+        return str.__str__(self)
+
+    def _repr_html_(self) -> str:
+        """A link that opens the viewer in a new browser tab."""
+        url = html.escape(self.url, quote=True)
+        label = (
+            f"Open {html.escape(self.name)} in Neuroglancer" if self.name else "Open Neuroglancer"
+        )
+        served = ""
+        if self.server is not None:
+            served = f' <span style="opacity:0.7">(served at {html.escape(self.server.url)})</span>'
+        return (
+            f'<div class="wkl-repr"><a href="{url}" target="_blank" rel="noopener noreferrer">'
+            f"{label}</a>{served}</div>"
+        )
+
+    def iframe(self, height: int = 600) -> HTMLFragment:
+        """The viewer embedded in the notebook output (`height` pixels tall, full width)."""
+        url = html.escape(self.url, quote=True)
+        return HTMLFragment(
+            f'<iframe src="{url}" style="width:100%;height:{int(height)}px;border:0" '
+            f"allowfullscreen></iframe><div>{self._repr_html_()}</div>"
+        )
+
+
+class HTMLFragment:
+    """Ready HTML that Jupyter shows as it is (no IPython import needed)."""
+
+    def __init__(self, markup: str) -> None:
+        self.markup = markup
+
+    def _repr_html_(self) -> str:
+        """The HTML."""
+        return self.markup
+
+    def __str__(self) -> str:
+        return self.markup
