@@ -18,10 +18,18 @@ from .geometry.nd_bounding_box import NDBoundingBox
 from .geometry.vec3_float import Vec3Float
 from .geometry.vec_int import VecInt
 from .properties import DatasetViewConfiguration, LayerViewConfiguration
+from .properties.coordinate_transformations import (
+    AffineCoordinateTransformation,
+    CoordinateTransformation,
+    ThinPlateSplineCoordinateTransformation,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AffineCoordinateTransformation",
+    "CoordinateTransformation",
+    "ThinPlateSplineCoordinateTransformation",
     "COLOR_CATEGORY",
     "SEGMENTATION_CATEGORY",
     "BoundingBox",

@@ -534,3 +534,34 @@ def test_buffered_slice_writer_takes_webknossos_options(
         ) as writer,
     ):
         writer.send(DATA[:, :, 0])
+
+
+def test_coordinate_transformations_round_trip_between_the_libraries(tmp_path: Path) -> None:
+    """Each library reads what the other wrote: equal matrices and landmarks."""
+    for writer, reader in ((wk, wl), (wl, wk)):
+        path = tmp_path / writer.__name__
+        layer = wkw_layer(writer, path)
+        layer.coordinate_transformations = [
+            writer.AffineCoordinateTransformation.identity().rotate("z", 30).translate((1, 2, 3)),
+            writer.ThinPlateSplineCoordinateTransformation.from_pairs(
+                [((0, 0, 0), (1, 0, 0)), ((5, 5, 5), (6, 5, 5))]
+            ),
+        ]
+        theirs = reader.Dataset.open(path).get_layer("color").coordinate_transformations
+        affine, spline = theirs
+        np.testing.assert_array_equal(affine.matrix, layer.coordinate_transformations[0].matrix)
+        np.testing.assert_array_equal(spline.source, [[0, 0, 0], [5, 5, 5]])
+        np.testing.assert_array_equal(spline.target, [[1, 0, 0], [6, 5, 5]])
+
+
+@LIBS
+def test_copy_dataset_keeps_view_configuration(lib: Any, tmp_path: Path) -> None:
+    layer = wkw_layer(lib, tmp_path / "ds")
+    ds = layer.dataset
+    ds.default_view_configuration = lib.DatasetViewConfiguration(zoom=2.5)
+    layer.default_view_configuration = lib.LayerViewConfiguration(color=(255, 0, 0))
+    copied = ds.copy_dataset(
+        tmp_path / "copy", **({"executor": executor(lib)} if lib is wk else {})
+    )
+    assert copied.default_view_configuration.zoom == 2.5
+    assert tuple(copied.get_layer("color").default_view_configuration.color) == (255, 0, 0)

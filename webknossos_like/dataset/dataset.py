@@ -552,6 +552,7 @@ class Dataset:
             foreign_layer = layer_from_path(foreign_layer)
         name = foreign_layer.name if new_layer_name is None else new_layer_name
         layer = self.add_layer_like(foreign_layer, name, data_format=data_format)
+        _copy_layer_metadata(foreign_layer, layer)
         for mag_view in foreign_layer.mags.values():
             layer.add_mag_as_copy(
                 mag_view,
@@ -578,6 +579,7 @@ class Dataset:
             )
         name = foreign_layer.name if new_layer_name is None else new_layer_name
         layer = self.add_layer_like(foreign_layer, name)
+        _copy_layer_metadata(foreign_layer, layer)
         try:
             for view in foreign_layer.mags.values():
                 layer.add_mag_as_ref(view, make_relative=make_relative)
@@ -601,6 +603,7 @@ class Dataset:
             name=self.name if name is None else name,
             voxel_size_unit=self.voxel_size_unit,
         )
+        target.default_view_configuration = self.default_view_configuration
         for layer in self.layers.values():
             if layers_to_ignore and layer.name in layers_to_ignore:
                 continue
@@ -710,6 +713,8 @@ class Dataset:
             name=self.name,
             exist_ok=exist_ok,
         )
+        if target.default_view_configuration is None:
+            target.default_view_configuration = self.default_view_configuration
         settings: dict[str, Any] = {
             "chunk_shape": chunk_shape,
             "shard_shape": shard_shape,
@@ -821,3 +826,11 @@ def _is_own_leftover(name: str) -> bool:
     """Whether a file in a folder without properties is what a creation killed early leaves:
     the properties lock or a temp file (so creating the dataset again may go ahead)."""
     return name == LOCK_FILE_NAME or name.startswith(TEMP_PREFIX)
+
+
+def _copy_layer_metadata(source: Layer, target: Layer) -> None:
+    """Carry the view configuration and coordinate transformations over to a copied layer."""
+    if source.default_view_configuration is not None:
+        target.default_view_configuration = source.default_view_configuration
+    if source.coordinate_transformations:
+        target.coordinate_transformations = source.coordinate_transformations

@@ -6,7 +6,7 @@ import contextlib
 import os
 import shutil
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from itertools import pairwise
 from pathlib import Path
@@ -43,6 +43,10 @@ from ..properties import (
     MagViewProperties,
     SegmentationLayerProperties,
     dtype_per_channel,
+)
+from ..properties.coordinate_transformations import (
+    CoordinateTransformation,
+    coordinate_transformation_from_json,
 )
 from ..storage import ArrayBackend
 from ..storage.format import MagSettings, StorageFormat
@@ -255,6 +259,34 @@ class Layer:
 
         def assign(props: LayerProperties) -> None:
             props.default_view_configuration = data
+
+        self._update(assign)
+
+    @property
+    def coordinate_transformations(self) -> tuple[CoordinateTransformation, ...]:
+        """How the layer is placed into the dataset's space (applied in order; empty: as is)."""
+        entries = self._properties.coordinate_transformations or []
+        return tuple(
+            coordinate_transformation_from_json(
+                entry, f"layer {self._name!r} coordinateTransformations[{index}]"
+            )
+            for index, entry in enumerate(entries)
+        )
+
+    @coordinate_transformations.setter
+    def coordinate_transformations(self, value: Sequence[CoordinateTransformation] | None) -> None:
+        self._check_writable()
+        items = list(value or ())
+        for item in items:
+            if not isinstance(item, CoordinateTransformation):
+                raise InvalidArgumentError(
+                    "coordinate_transformations must hold AffineCoordinateTransformation or "
+                    f"ThinPlateSplineCoordinateTransformation values, got {item!r}."
+                )
+        data = [item.to_json() for item in items] or None
+
+        def assign(props: LayerProperties) -> None:
+            props.coordinate_transformations = data
 
         self._update(assign)
 
