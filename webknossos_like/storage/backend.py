@@ -30,6 +30,11 @@ class ArrayInfo:
     # Whether writers of disjoint chunk-aligned parts of one shard may run at once (raw WKW
     # patches chunks in place); otherwise shards are rewritten whole and must not be shared.
     chunk_parallel_writes: bool = False
+    #: The format's own name for how chunks are encoded (precomputed: `raw`,
+    #: `compressed_segmentation`, `jpeg`...), or None where `compressed` says it all.
+    encoding: str | None = None
+    #: Whether chunks are grouped into shard files (False: one file per chunk).
+    sharded: bool = True
 
     @property
     def write_alignment(self) -> Vec3Int:

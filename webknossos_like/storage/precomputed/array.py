@@ -126,6 +126,8 @@ class PrecomputedArray:
             compressed=self._encoding != "raw"
             or (self._sharding is not None and self._sharding.data_encoding == "gzip"),
             grid_origin=self._scale.offset,
+            encoding=self._encoding,
+            sharded=self._sharding is not None,
         )
 
     def close(self) -> None:
