@@ -76,6 +76,14 @@ class StoredChunkSource(Protocol):
     def stored_chunk_corners(self) -> np.ndarray: ...
 
 
+@runtime_checkable
+class StoredFileNamer(Protocol):
+    """A backend that names the file (or key) behind one of its `list_written_boxes`, so
+    checks can say which file is broken."""
+
+    def stored_file(self, box: BoundingBox) -> str: ...
+
+
 #: Environment variable that sets the read cap in bytes (see `max_read_bytes`).
 MAX_READ_BYTES_ENV = "WKL_MAX_READ_BYTES"
 

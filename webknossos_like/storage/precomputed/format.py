@@ -107,18 +107,20 @@ class PrecomputedFormat(StorageFormat):
 
         base = super().settings_like(layer, source, requested)
         options = dict(requested.options)
+        chosen = "sharded" in options or "sharding" in options
         backend = source._backend
         if requested.compress is None and isinstance(backend, PrecomputedArray):
             options.setdefault("encoding", backend.scale.encoding)
-            if backend.scale.sharding is not None and not _sharding_option(dict(options)):
+            if backend.scale.sharding is not None and not chosen:
                 options["sharded"] = True
         compress = bool(base.compress)
         encoding = options.get("encoding") or hooks.default_encoding(layer, compress)
-        if compress and encoding == "raw" and "sharding" not in options:
+        if compress and encoding == "raw" and not chosen:
             options["sharded"] = True
+        unsharded = chosen and _sharding_option(options) is False
         return MagSettings(
             chunk_shape=base.chunk_shape,
-            shard_shape=base.shard_shape,
+            shard_shape=None if unsharded else base.shard_shape,
             compress=compress,
             options=options,
         )
