@@ -199,9 +199,7 @@ def test_convert_mistakes_get_cli_advice(
 
 
 def test_layers_option_on_write_commands(small: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(
-        ["downsample", str(small), "--layers", "seg", "--coarsest-mag", "2"], capsys
-    )
+    code, _, err = run(["downsample", str(small), "--layers", "seg", "--coarsest-mag", "2"], capsys)
     assert code == 0, err
     ds = Dataset.open(small)
     assert len(ds.get_layer("seg").mags) == 2 and len(ds.get_layer("color").mags) == 1

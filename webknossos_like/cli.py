@@ -361,13 +361,26 @@ def _add_parallel_options(parser: argparse.ArgumentParser) -> None:
 def _cmd_serve(args: argparse.Namespace) -> None:
     from .serve.commands import run_serve
 
-    run_serve(args)
+    with _cannot_open(args.path):
+        run_serve(args)
 
 
 def _cmd_view(args: argparse.Namespace) -> None:
     from .serve.commands import run_view
 
-    run_view(args)
+    with _cannot_open(args.path):
+        run_view(args)
+
+
+@contextmanager
+def _cannot_open(path: str) -> Iterator[None]:
+    """A dataset that is not there is a usage error (status 2), as for the other commands."""
+    from .errors import DatasetNotFoundError
+
+    try:
+        yield
+    except DatasetNotFoundError as exc:
+        raise CommandError(f"cannot open {path}: {exc}") from exc
 
 
 def _add_layer_options(parser: argparse.ArgumentParser, text: str) -> None:
