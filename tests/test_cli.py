@@ -272,3 +272,45 @@ def test_demo_prints_the_next_commands(tmp_path: Path, capsys: pytest.CaptureFix
     assert f"wkl info {wkw}\n" in out
     assert f"wkl view {wkw}\n" in out
     assert out.rstrip().splitlines()[-4:][0].strip().startswith("wkl ")
+
+
+def test_convert_resume_and_overwrite_safety(
+    small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "copy"
+    code, _, err = run(
+        ["convert", str(small), str(target), "--format", "wkw", "--layers", "seg"], capsys
+    )
+    assert code == 0, err
+    code, _, err = run(["convert", str(small), str(target), "--format", "wkw", "--resume"], capsys)
+    assert code == 0, err
+    assert sorted(Dataset.open(target).layers) == ["color", "seg"]
+    code, _, err = run(
+        ["convert", str(small), str(target), "--format", "wkw", "--resume", "--overwrite"], capsys
+    )
+    assert code == 2 and "exclude each other" in err
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "info").write_text("my notes")  # looks like precomputed, is none
+    code, _, err = run(["convert", str(small), str(fake), "--format", "wkw", "--overwrite"], capsys)
+    assert code == 2 and "not a dataset" in err
+    assert (fake / "info").read_text() == "my notes"
+
+
+def test_downsample_compress_and_check_layers(
+    small: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(
+        ["downsample", str(small), "--layers", "color", "--coarsest-mag", "2", "--compress"],
+        capsys,
+    )
+    assert code == 0, err
+    ds = Dataset.open(small)
+    assert not ds.get_layer("color").get_mag(1).info.compressed
+    assert ds.get_layer("color").get_mag("2-2-1").info.compressed
+    broken = small / "seg" / "1" / "z0" / "y0" / "x0.wkw"
+    broken.write_bytes(broken.read_bytes()[:100])
+    code, out, _ = run(["check", str(small), "--layers", "color"], capsys)
+    assert code == 0 and out.startswith("OK: 3 stored file(s)"), out
+    code, out, _ = run(["check", str(small)], capsys)
+    assert code == 1 and out.count("UNREADABLE:") == 1

@@ -200,7 +200,9 @@ def _cmd_convert(args: argparse.Namespace) -> None:
     source = _open(args.source, read_only=True)
     ignored = _ignored_layers(source, args.layer, args.ignore_layer)
     target = Path(args.target)
-    scratch = _prepare_target(target, args.source, args.overwrite)
+    if args.resume and args.overwrite:
+        raise CommandError("--resume and --overwrite exclude each other; pass one of them.")
+    scratch = None if args.resume else _prepare_target(target, args.source, args.overwrite)
     try:
         with _executor(args) as executor:
             copy = source.copy_dataset(
@@ -210,6 +212,7 @@ def _cmd_convert(args: argparse.Namespace) -> None:
                 shard_shape=args.shard_shape,
                 compress=args.compress,
                 layers_to_ignore=ignored,
+                exist_ok=args.resume,
                 executor=executor,
                 **options,
             )
@@ -244,8 +247,11 @@ def _prepare_target(target: Path, source: str, overwrite: bool) -> Path | None:
     if not target.exists() or (target.is_dir() and not any(target.iterdir())):
         return None
     if not overwrite:
-        raise CommandError(f"{target} exists; pass --overwrite to replace it.")
-    if not target.is_dir() or not _is_dataset_folder(target):
+        raise CommandError(
+            f"{target} exists; pass --overwrite to replace it (or --resume to finish an "
+            "interrupted conversion into it)."
+        )
+    if not _opens_as_dataset(target):
         raise CommandError(
             f"{target} exists and is not a dataset; --overwrite only replaces datasets. "
             "Remove it yourself or choose another target."
@@ -255,6 +261,19 @@ def _prepare_target(target: Path, source: str, overwrite: bool) -> Path | None:
         if here == there or there in here.parents:
             raise CommandError(f"{target} holds the source {source}; choose another target.")
     return target.parent / f".wkl-tmp-{target.name}-convert-{uuid.uuid4().hex}"
+
+
+def _opens_as_dataset(folder: Path) -> bool:
+    """Whether `folder` holds a dataset (so that `--overwrite` may replace it)."""
+    from .dataset import Dataset
+
+    if not folder.is_dir() or not _is_dataset_folder(folder):
+        return False
+    try:
+        Dataset.open(folder, read_only=True)
+    except (WebknossosLikeError, OSError):
+        return False
+    return True
 
 
 def _replace(target: Path, scratch: Path) -> None:
@@ -290,6 +309,7 @@ def _cmd_downsample(args: argparse.Namespace) -> None:
                 coarsest_mag=args.coarsest_mag,
                 interpolation_mode=args.interpolation,
                 sampling_mode=args.sampling,
+                compress=args.compress,
                 executor=executor,
             )
             names = ", ".join(m.mag.to_layer_name() for m in created) or "nothing new"
@@ -315,9 +335,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     source = _open(args.source, read_only=True)
     other = None if args.other is None else _open(args.other, read_only=True)
+    layers = None if not args.layer else [layer.name for layer in _layers(source, args.layer)]
     with _executor(args) as executor:
         if other is None:
-            report = find_unreadable(source, executor=executor)
+            report = find_unreadable(source, executor=executor, layers=layers)
             for problem in report.problems:
                 print(f"UNREADABLE: {problem}")
             if report.problems:
@@ -328,7 +349,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
                 return EXIT_FAILED
             print(f"OK: {report.regions} stored file(s) of {source.location} read without error.")
             return EXIT_OK
-        differences = diff_datasets(source, other, executor=executor)
+        differences = diff_datasets(source, other, executor=executor, layers=layers)
     for difference in differences:
         print(f"DIFFERENT: {difference}")
     if differences:
@@ -478,6 +499,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="Replace an existing target dataset (only once the conversion succeeded).",
     )
+    convert.add_argument(
+        "--resume",
+        action="store_true",
+        help="Finish an interrupted conversion into TARGET: keep the mags copied whole, copy "
+        "the rest.",
+    )
     _add_layer_options(convert, "Only these layers, e.g. color,seg (repeatable).")
     convert.add_argument(
         "--ignore-layer",
@@ -503,6 +530,12 @@ def build_parser() -> argparse.ArgumentParser:
     downsample.add_argument(
         "--sampling", default="anisotropic", help="anisotropic, isotropic or constant_z."
     )
+    downsample.add_argument(
+        "--compress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Compress the new mags (default: like the mag they are computed from).",
+    )
     _add_parallel_options(downsample)
     downsample.set_defaults(func=_cmd_downsample)
 
@@ -520,6 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("source", help="Dataset folder, precomputed folder or URL.")
     check.add_argument("other", nargs="?", default=None, help="Compare with this dataset.")
+    _add_layer_options(check, "Only these layers, e.g. color,seg (repeatable).")
     _add_parallel_options(check)
     check.set_defaults(func=_cmd_check)
     return parser

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
@@ -91,11 +92,14 @@ def _mag_tasks(layer: Layer, problems: list[Problem]) -> list[tuple[str, str, Vi
     return tasks
 
 
-def find_unreadable(dataset: Dataset, executor: Executor | None = None) -> CheckReport:
-    """Read every stored file of every layer and mag and list each one that fails (instead of
-    stopping at the first), with the file, the box it stores and the error."""
+def find_unreadable(
+    dataset: Dataset, executor: Executor | None = None, layers: Sequence[str] | None = None
+) -> CheckReport:
+    """Read every stored file of every layer (or of `layers`) and mag and list each one that
+    fails (instead of stopping at the first), with the file, the box it stores and the error."""
     problems: list[Problem] = []
-    tasks = [task for layer in dataset.layers.values() for task in _mag_tasks(layer, problems)]
+    chosen = [layer for layer in dataset.layers.values() if layers is None or layer.name in layers]
+    tasks = [task for layer in chosen for task in _mag_tasks(layer, problems)]
     errors = run_tasks(_try_read, [view for _, _, view, _ in tasks], executor, desc="Reading")
     for (layer, mag, view, file), error in zip(tasks, errors, strict=True):
         if error is not None:
@@ -202,12 +206,16 @@ def _diff_mag(layer: str, a: MagView, b: MagView, executor: Executor | None) -> 
 
 
 def diff_datasets(
-    first: Dataset, second: Dataset, executor: Executor | None = None
+    first: Dataset,
+    second: Dataset,
+    executor: Executor | None = None,
+    layers: Sequence[str] | None = None,
 ) -> list[Difference]:
-    """Every difference in layers, metadata, mags and voxels (empty when equal); voxel
-    differences name the layer, mag and chunk box and count the differing voxels."""
+    """Every difference in layers (all, or `layers`), metadata, mags and voxels (empty when
+    equal); voxel differences name the layer, mag and chunk box and count the differing voxels."""
     differences: list[Difference] = []
-    for name in sorted(set(first.layers) | set(second.layers)):
+    names = set(first.layers) | set(second.layers)
+    for name in sorted(names if layers is None else names & set(layers)):
         if name not in first.layers or name not in second.layers:
             differences.append(Difference(name, note="exists in only one dataset"))
             continue
