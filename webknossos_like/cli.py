@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ._atomic import TEMP_PREFIX
 from .errors import WebknossosLikeError
 
 _FORMATS = {
@@ -260,7 +261,7 @@ def _prepare_target(target: Path, source: str, overwrite: bool) -> Path | None:
         here, there = Path(source).resolve(), target.resolve()
         if here == there or there in here.parents:
             raise CommandError(f"{target} holds the source {source}; choose another target.")
-    return target.parent / f".wkl-tmp-{target.name}-convert-{uuid.uuid4().hex}"
+    return target.parent / f"{TEMP_PREFIX}{target.name}-convert-{uuid.uuid4().hex}"
 
 
 def _opens_as_dataset(folder: Path) -> bool:
@@ -278,7 +279,7 @@ def _opens_as_dataset(folder: Path) -> bool:
 
 def _replace(target: Path, scratch: Path) -> None:
     """Swap a finished conversion in for the old target, then delete the old one."""
-    old = target.parent / f".wkl-tmp-{target.name}-old-{uuid.uuid4().hex}"
+    old = target.parent / f"{TEMP_PREFIX}{target.name}-old-{uuid.uuid4().hex}"
     os.rename(target, old)
     try:
         os.rename(scratch, target)
@@ -415,7 +416,12 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `wkl` (exposed for tests and docs)."""
     from . import __version__
 
-    parser = _Parser(prog="wkl", description="Work with WKW, Zarr v3 and precomputed volumes.")
+    parser = _Parser(
+        prog="wkl",
+        description="Work with WKW, Zarr v3 and precomputed volumes.",
+        epilog="Exit status: 0 done, 1 the work failed or `check` found problems, 2 usage "
+        "(invalid arguments, a path that cannot be opened); see docs/cli.md.",
+    )
     parser.add_argument("--version", action="version", version=f"wkl {__version__}")
     parser.add_argument(
         "--progress",
