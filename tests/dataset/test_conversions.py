@@ -138,3 +138,23 @@ def test_tensorstore_spelling_of_precomputed_everywhere(
     written = other.write_layer("img", "color", np.ones((8, 8, 8), np.uint8), data_format=name)
     assert written.data_format == PRECOMPUTED
     assert other.get_or_add_layer("g", "color", data_format=name).data_format == PRECOMPUTED
+
+
+@pytest.mark.parametrize(
+    "chain",
+    [("zarr3", "wkw"), ("zarr3", PRECOMPUTED, "wkw"), (PRECOMPUTED, "zarr3", "wkw")],
+)
+def test_round_trips_through_every_format_keep_settings(
+    compressed_wkw: Dataset, tmp_path: Path, chain: tuple[str, ...]
+) -> None:
+    current = compressed_wkw
+    for step, data_format in enumerate(chain):
+        current = current.copy_dataset(tmp_path / f"step{step}", data_format=data_format)
+        for name in ("color", "seg"):
+            info = current.get_layer(name).get_mag(1).info
+            assert info.compressed and info.chunk_shape == Vec3Int(32), (data_format, name)
+    for name in ("color", "seg"):
+        first = compressed_wkw.get_layer(name).get_mag(1)
+        last = current.get_layer(name).get_mag(1)
+        assert last.info.shard_shape == first.info.shard_shape
+        assert last.content_is_equal(first)
