@@ -55,6 +55,8 @@ class PrecomputedFormat(StorageFormat):
         chunks_per_shard = _chunks_per_shard(chunk, settings.shard_shape)
         if chunks_per_shard is not None and chunks_per_shard > 1 and not sharded:
             sharded = True
+        if chunks_per_shard == 1:
+            chunks_per_shard = None  # sharded with one-chunk shards: the default spec instead
         hooks.add_scale(
             layer,
             mag,
@@ -115,7 +117,7 @@ class PrecomputedFormat(StorageFormat):
                 options["sharded"] = True
         compress = bool(base.compress)
         encoding = options.get("encoding") or hooks.default_encoding(layer, compress)
-        if compress and encoding == "raw" and not chosen:
+        if compress and str(encoding).lower() == "raw" and not chosen:
             options["sharded"] = True
         unsharded = chosen and _sharding_option(options) is False
         return MagSettings(
