@@ -63,6 +63,6 @@ def test_demo_builds_both_formats(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["info", os.fspath(tmp_path / "missing")]) == 1
+    assert main(["info", os.fspath(tmp_path / "missing")]) == 2  # cannot open: a usage error
     err = capsys.readouterr().err
     assert err.startswith("wkl: error:") and err.count("\n") == 1 and "Traceback" not in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import time
 from concurrent.futures import Executor
@@ -119,4 +120,21 @@ def run_demo(
     print("  " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in timings.items()))
     print(f"  thumbnails: {len(thumbnails)} PNGs in {(target / 'thumbnails').resolve()}")
     print("  WKW and precomputed read back identical: yes")
+    print(_next_steps(target))
     return converted
+
+
+def _next_steps(folder: Path) -> str:
+    """The commands to try next on the demo output, with its real (quoted) paths."""
+    wkw = shlex.quote(str((folder / "wkw").resolve()))
+    pre = shlex.quote(str((folder / "precomputed").resolve()))
+    zarr = shlex.quote(str((folder / "zarr3").resolve()))
+    return "\n".join(
+        [
+            "Next, try:",
+            f"  wkl info {wkw}",
+            f"  wkl view {wkw}",
+            f"  wkl check {wkw} {pre}",
+            f"  wkl convert {wkw} {zarr} --format zarr3",
+        ]
+    )

@@ -166,8 +166,10 @@ def test_unknown_encoding_does_not_stop_other_scales(dataset: Dataset) -> None:
 
 def test_invalid_precomputed_arguments(dataset: Dataset) -> None:
     color = dataset.add_layer("c", "color", data_format=PRECOMPUTED)
-    with pytest.raises(InvalidArgumentError):
-        color.add_mag(1, shard_shape=128)
+    with pytest.raises(InvalidArgumentError, match="multiple of chunk_shape"):
+        color.add_mag(1, shard_shape=100)
+    with pytest.raises(InvalidArgumentError, match="disagree"):
+        color.add_mag(1, sharded=True, sharding={"@type": "neuroglancer_uint64_sharded_v1"})
     with pytest.raises(UnsupportedFormatError, match="jpeg"):
         dataset.add_layer("c16", "color", dtype="uint16", data_format=PRECOMPUTED).add_mag(
             1, encoding="jpeg"

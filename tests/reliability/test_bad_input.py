@@ -278,7 +278,11 @@ PRECOMPUTED_CASES: list[Any] = [
         WebknossosLikeError,
         marks=PRECOMPUTED_CHUNK_BUG,
     ),
-    ("shard_shape given", lambda e: e.layer.add_mag(4, shard_shape=64), InvalidArgumentError),
+    (
+        "shard_shape not whole chunks",
+        lambda e: e.layer.add_mag(4, shard_shape=100),
+        InvalidArgumentError,
+    ),
     ("unknown encoding", lambda e: e.layer.add_mag(4, encoding="jpeg2000"), UnsupportedFormatError),
     (
         "jpeg for this dtype",

@@ -136,7 +136,7 @@ def test_wkl_serve_exits_by_itself(sample: Sample) -> None:
 def test_wkl_serve_reports_errors_in_one_line(tmp_path: object) -> None:
     process = _run_cli("serve", f"{tmp_path}/missing")
     _, err = process.communicate(timeout=30)
-    assert process.returncode == 1 and err.startswith("wkl: error:") and "Traceback" not in err
+    assert process.returncode == 2 and err.startswith("wkl: error:") and "Traceback" not in err
 
 
 def test_dataset_methods(sample: Sample) -> None:

@@ -542,10 +542,13 @@ class Dataset:
         compress: bool | None = None,
         data_format: str | None = None,
         executor: Executor | None = None,
+        **format_options: Any,
     ) -> Layer:
         """Copy a layer (an object, or the path of a layer folder) with all its mags, shard by shard.
 
-        `data_format` converts on the way (between `wkw`, `zarr3` and `neuroglancerPrecomputed`).
+        `data_format` converts on the way (between `wkw`, `zarr3` and `neuroglancerPrecomputed`);
+        each mag keeps its compression, chunk and shard shapes unless given or the target format
+        needs others. `format_options` are the target format's `add_mag` keywords.
         """
         chunk_shape, shard_shape = shape_args(chunk_shape, shard_shape, chunks_per_shard)
         if isinstance(foreign_layer, (str, os.PathLike)):
@@ -560,6 +563,7 @@ class Dataset:
                 shard_shape=shard_shape,
                 compress=compress,
                 executor=executor,
+                **format_options,
             )
         return layer
 
@@ -698,8 +702,13 @@ class Dataset:
         layers_to_ignore: list[str] | None = None,
         exist_ok: bool = False,
         executor: Executor | None = None,
+        **format_options: Any,
     ) -> Dataset:
         """Copy every layer and mag to a new dataset, converting the format if asked.
+
+        Each mag keeps its compression, chunk and shard shapes unless given here or the target
+        format needs others; `format_options` are the target format's own `add_mag` keywords
+        (precomputed: `encoding`, `sharded`, `jpeg_quality`).
 
         Chunk-parallel with any executor; verify with `content_is_equal` or `wkl check SRC DST`.
         With `exist_ok=True` an interrupted copy into the same target is finished: layers and
@@ -720,6 +729,7 @@ class Dataset:
             "shard_shape": shard_shape,
             "compress": compress,
             "executor": executor,
+            **format_options,
         }
         for layer in self.layers.values():
             if layers_to_ignore and layer.name in layers_to_ignore:

@@ -602,11 +602,14 @@ class Layer:
         chunks_per_shard: Vec3IntLike | None = None,
         compress: bool | None = None,
         executor: Executor | None = None,
+        **format_options: Any,
     ) -> MagView:
         """Copy the voxels of another mag (a view, or the path of a mag folder) into a new mag.
 
         With `extend_layer_bounding_box=False` only the part inside this layer's box is copied
-        and the box stays as it is; otherwise the box grows to cover the source.
+        and the box stays as it is; otherwise the box grows to cover the source. Compression,
+        chunk and shard shapes follow the source unless given (or the format needs others);
+        `format_options` are the format's own `add_mag` keywords (precomputed: `encoding`...).
         """
         from ..ops.copy import copy_view_into
 
@@ -624,7 +627,8 @@ class Layer:
             source = source.get_view(absolute_bounding_box=inside, read_only=True)
         with building(self.path, [key]):
             target = self.add_mag(
-                key, **self._settings_like(source, chunk_shape, shard_shape, compress)
+                key,
+                **self._settings_like(source, chunk_shape, shard_shape, compress, format_options),
             )
             try:
                 if not source.bounding_box.is_empty():
@@ -695,12 +699,15 @@ class Layer:
         chunk_shape: Vec3IntLike | None,
         shard_shape: Vec3IntLike | None,
         compress: bool | None,
+        format_options: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """`add_mag` arguments that store like `source` (same format) or use this format's defaults."""
+        """`add_mag` arguments that store like `source` where nothing else is requested (the
+        format's `settings_like` decides what it can keep)."""
         requested = MagSettings(
             chunk_shape=_positive_shape("chunk_shape", chunk_shape),
             shard_shape=_positive_shape("shard_shape", shard_shape),
             compress=compress,
+            options={k: v for k, v in (format_options or {}).items() if v is not None},
         )
         settings = self._format.settings_like(self, source, requested)
         return {

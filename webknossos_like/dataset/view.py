@@ -661,6 +661,18 @@ class View:
             if not clipped.is_empty():
                 yield clipped
 
+    def get_stored_files(self) -> Iterator[tuple[BoundingBox, str | None]]:
+        """Like `get_bounding_boxes_on_disk`, each box with the file (or key) that stores it,
+        where the format can name it (None otherwise): checks report broken files by name."""
+        from ..storage.backend import StoredFileNamer
+
+        backend = self._backend
+        namer = backend if isinstance(backend, StoredFileNamer) else None
+        for box in backend.list_written_boxes():
+            clipped = box.from_mag_to_mag1(self._mag).intersected_with(self.bounding_box)
+            if not clipped.is_empty():
+                yield clipped, None if namer is None else namer.stored_file(box)
+
     def get_buffered_slice_writer(
         self,
         buffer_size: int | None = None,

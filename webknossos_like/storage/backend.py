@@ -30,6 +30,11 @@ class ArrayInfo:
     # Whether writers of disjoint chunk-aligned parts of one shard may run at once (raw WKW
     # patches chunks in place); otherwise shards are rewritten whole and must not be shared.
     chunk_parallel_writes: bool = False
+    #: The format's own name for how chunks are encoded (precomputed: `raw`,
+    #: `compressed_segmentation`, `jpeg`...), or None where `compressed` says it all.
+    encoding: str | None = None
+    #: Whether chunks are grouped into shard files (False: one file per chunk).
+    sharded: bool = True
 
     @property
     def write_alignment(self) -> Vec3Int:
@@ -69,6 +74,14 @@ class StoredChunkSource(Protocol):
     ) -> Iterator[tuple[int, np.ndarray]]: ...
 
     def stored_chunk_corners(self) -> np.ndarray: ...
+
+
+@runtime_checkable
+class StoredFileNamer(Protocol):
+    """A backend that names the file (or key) behind one of its `list_written_boxes`, so
+    checks can say which file is broken."""
+
+    def stored_file(self, box: BoundingBox) -> str: ...
 
 
 #: Environment variable that sets the read cap in bytes (see `max_read_bytes`).

@@ -139,20 +139,24 @@ class StorageFormat:
 
     # -- copying and compressing -----------------------------------------------------------------
     def settings_like(self, layer: Layer, source: View, requested: MagSettings) -> MagSettings:
-        """The settings of a new mag that stores like `source` (same format) where nothing
-        else is requested, or this format's defaults."""
+        """The settings of a new mag that stores like `source` where nothing else is requested:
+        its chunk and shard shapes and its compression, from any format (a conversion keeps
+        what was chosen), made storable by `fit_shapes`."""
         info = source.info
-        same_format = info.data_format == self.name
+        chunk = requested.chunk_shape if requested.chunk_shape is not None else info.chunk_shape
+        shard = requested.shard_shape if requested.shard_shape is not None else info.shard_shape
+        chunk, shard = self.fit_shapes(chunk, shard)
         return MagSettings(
-            chunk_shape=requested.chunk_shape
-            if requested.chunk_shape is not None
-            else (info.chunk_shape if same_format else None),
-            shard_shape=requested.shard_shape
-            if requested.shard_shape is not None
-            else (info.shard_shape if same_format else None),
-            compress=requested.compress,
+            chunk_shape=chunk,
+            shard_shape=shard,
+            compress=info.compressed if requested.compress is None else requested.compress,
             options=requested.options,
         )
+
+    def fit_shapes(self, chunk: Vec3Int, shard: Vec3Int) -> tuple[Vec3Int, Vec3Int]:
+        """The nearest chunk and shard shapes this format can store: by default the shard is
+        rounded up to a whole number of chunks (formats with stricter grids override this)."""
+        return chunk, chunk * shard.ceildiv(chunk).pairmax(1)
 
     def compress_in_place(self, array: ArrayBackend, executor: Executor | None, desc: str) -> None:
         """Rewrite a mag compressed, in place, keeping concurrent writes."""

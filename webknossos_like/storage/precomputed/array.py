@@ -20,7 +20,7 @@ from ...geometry import BoundingBox, Vec3Int
 from ..backend import ArrayInfo, check_read_size
 from .codecs import check_encoding, decode_chunk, encode_chunk, max_encoded_size
 from .info import MAX_INFO_BYTES, ScaleInfo, VolumeInfo, loads_info
-from .kvstore import KVStore
+from .kvstore import KVStore, file_url_to_path
 from .sharding import (
     ShardingSpec,
     compressed_morton_codes,
@@ -29,6 +29,7 @@ from .sharding import (
     group_by_shard,
     parse_shard,
     read_chunks,
+    shard_and_minishard,
     shard_file_name,
     shard_shape_in_chunks,
 )
@@ -126,6 +127,8 @@ class PrecomputedArray:
             compressed=self._encoding != "raw"
             or (self._sharding is not None and self._sharding.data_encoding == "gzip"),
             grid_origin=self._scale.offset,
+            encoding=self._encoding,
+            sharded=self._sharding is not None,
         )
 
     def close(self) -> None:
@@ -289,6 +292,18 @@ class PrecomputedArray:
             box = BoundingBox(topleft, shard_voxels).intersected_with(self.domain)
             if not box.is_empty():
                 yield box
+
+    def stored_file(self, box: BoundingBox) -> str:
+        """The chunk or shard file holding a box of `list_written_boxes` (a path when local,
+        else a URL)."""
+        root = self._store.url
+        if root.startswith("file://"):
+            root = file_url_to_path(root)
+        if self._sharding is None:
+            return f"{root}/{self._chunk_key(box)}"
+        cell = (box.topleft - self._scale.offset) // self._chunk
+        shard, _ = shard_and_minishard(self._chunk_ids([cell])[0], self._sharding)
+        return f"{root}/{self._key}/{shard_file_name(shard, self._sharding)}"
 
     def _first_cell_of_shard(self, shard: int, spec: ShardingSpec) -> Vec3Int | None:
         bits_inside = spec.preshift_bits + spec.minishard_bits

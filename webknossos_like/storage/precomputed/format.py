@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 #: The `dataFormat` spelling webknossos uses.
 FORMAT_NAME = "neuroglancerPrecomputed"
 DEFAULT_CHUNK_SHAPE = 64
-_OPTIONS = frozenset({"encoding", "sharded", "jpeg_quality"})
+_OPTIONS = frozenset({"encoding", "sharded", "sharding", "jpeg_quality"})
 
 
 class PrecomputedFormat(StorageFormat):
@@ -38,7 +38,9 @@ class PrecomputedFormat(StorageFormat):
         """A new scale in the layer's `info` and its properties entry, in one step.
 
         `compress` picks compressed_segmentation for uint32/uint64 segmentation (and gzip inside
-        shards); the options `encoding`, `sharded`, `jpeg_quality` choose explicitly.
+        shards); the options `encoding`, `sharded` (or its synonym `sharding`: True, or a
+        sharding spec as JSON) and `jpeg_quality` choose explicitly. A `shard_shape` larger
+        than the chunk means sharded, with at most that many chunks per shard.
         """
         from . import layer as hooks
 
@@ -47,19 +49,23 @@ class PrecomputedFormat(StorageFormat):
             raise InvalidArgumentError(
                 f"{', '.join(sorted(unknown))} do not apply to precomputed layers."
             )
-        if settings.shard_shape is not None:
-            raise InvalidArgumentError(
-                "Precomputed shard sizes follow from the sharding spec; pass sharded=True instead."
-            )
         options: dict[str, Any] = dict(settings.options)
+        chunk = settings.chunk_shape or Vec3Int(DEFAULT_CHUNK_SHAPE)
+        sharded = _sharding_option(options)
+        chunks_per_shard = _chunks_per_shard(chunk, settings.shard_shape)
+        if chunks_per_shard is not None and chunks_per_shard > 1 and not sharded:
+            sharded = True
+        if chunks_per_shard == 1:
+            chunks_per_shard = None  # sharded with one-chunk shards: the default spec instead
         hooks.add_scale(
             layer,
             mag,
-            chunk_shape=settings.chunk_shape or Vec3Int(DEFAULT_CHUNK_SHAPE),
+            chunk_shape=chunk,
             compress=bool(settings.compress),
             encoding=options.get("encoding"),
-            sharded=bool(options.get("sharded", False)),
+            sharded=sharded,
             jpeg_quality=options.get("jpeg_quality"),
+            chunks_per_shard=chunks_per_shard if sharded is True else None,
         )
 
     def open_mag(self, layer: Layer, mag: Mag, path: Path, *, read_only: bool) -> ArrayBackend:
@@ -95,24 +101,29 @@ class PrecomputedFormat(StorageFormat):
         hooks.grow_scales(layer)
 
     def settings_like(self, layer: Layer, source: View, requested: MagSettings) -> MagSettings:
-        """Same chunk shape; from a precomputed source also its encoding and sharding."""
+        """Chunk and shard shapes and compression of `source` (any format), from a precomputed
+        source also its encoding and sharding. Compressed data whose encoding would be raw is
+        stored in gzip shards: unsharded raw chunks cannot be compressed on disk."""
+        from . import layer as hooks
         from .array import PrecomputedArray
 
-        info = source.info
-        same_format = info.data_format == self.name
+        base = super().settings_like(layer, source, requested)
         options = dict(requested.options)
+        chosen = "sharded" in options or "sharding" in options
         backend = source._backend
-        if same_format and requested.compress is None and isinstance(backend, PrecomputedArray):
-            options = {
-                "encoding": backend.scale.encoding,
-                "sharded": backend.scale.sharding is not None,
-            }
+        if requested.compress is None and isinstance(backend, PrecomputedArray):
+            options.setdefault("encoding", backend.scale.encoding)
+            if backend.scale.sharding is not None and not chosen:
+                options["sharded"] = True
+        compress = bool(base.compress)
+        encoding = options.get("encoding") or hooks.default_encoding(layer, compress)
+        if compress and str(encoding).lower() == "raw" and not chosen:
+            options["sharded"] = True
+        unsharded = chosen and _sharding_option(options) is False
         return MagSettings(
-            chunk_shape=requested.chunk_shape
-            if requested.chunk_shape is not None
-            else (info.chunk_shape if same_format else None),
-            shard_shape=None,
-            compress=requested.compress,
+            chunk_shape=base.chunk_shape,
+            shard_shape=None if unsharded else base.shard_shape,
+            compress=compress,
             options=options,
         )
 
@@ -131,3 +142,34 @@ class PrecomputedFormat(StorageFormat):
             return None
         local = FileKVStore(path, read_only=read_only)
         return BareVolume(load_bare(local, str(path)), local, str(path), path)
+
+
+def _sharding_option(options: dict[str, Any]) -> bool | dict[str, Any]:
+    """`sharded=` or its synonym `sharding=` (tensorstore's name; True or a spec as JSON);
+    refuses the two when they disagree."""
+    sharded = options.get("sharded", False)
+    sharding = options.get("sharding", False)
+    if "sharded" in options and "sharding" in options and sharded != sharding:
+        raise InvalidArgumentError(
+            f"sharded={sharded!r} and sharding={sharding!r} disagree; pass one of them."
+        )
+    value = sharding if "sharding" in options else sharded
+    if isinstance(value, dict):
+        return value
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(
+            f"sharded/sharding must be True, False or a sharding spec (a dict), got {value!r}."
+        )
+    return value
+
+
+def _chunks_per_shard(chunk: Vec3Int, shard: Vec3Int | None) -> int | None:
+    """How many chunks a requested shard shape holds (None: none requested); it must be a
+    whole number of chunks."""
+    if shard is None:
+        return None
+    if shard % chunk != Vec3Int.zeros():
+        raise InvalidArgumentError(
+            f"shard_shape {shard.to_tuple()} must be a multiple of chunk_shape {chunk.to_tuple()}."
+        )
+    return (shard // chunk).prod()

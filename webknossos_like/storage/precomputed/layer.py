@@ -31,7 +31,7 @@ from .array import PrecomputedArray, read_info
 from .codecs import check_encoding
 from .info import MAX_INFO_BYTES, ScaleInfo, VolumeInfo, dumps_info, loads_info
 from .kvstore import FileKVStore, KVStore
-from .sharding import choose_sharding_spec
+from .sharding import ShardingSpec, choose_sharding_spec
 
 if TYPE_CHECKING:
     from ...dataset.layer import Layer
@@ -308,6 +308,13 @@ def scale_domain(bounding_box: BoundingBox, mag: Mag) -> BoundingBox:
     return bounding_box.align_with_mag(mag, ceil=True).in_mag(mag)
 
 
+def default_encoding(layer: Layer, compress: bool) -> str:
+    """The encoding of a new scale when none is asked for: compressed_segmentation for
+    compressed uint32/uint64 segmentation (what Neuroglancer reads fastest), else raw."""
+    segmentation = layer.category == "segmentation" and layer.dtype in (np.uint32, np.uint64)
+    return "compressed_segmentation" if compress and segmentation else "raw"
+
+
 def add_scale(
     layer: Layer,
     mag: Mag,
@@ -315,8 +322,9 @@ def add_scale(
     chunk_shape: Vec3Int,
     compress: bool,
     encoding: str | None,
-    sharded: bool,
+    sharded: bool | dict[str, Any],
     jpeg_quality: int | None = None,
+    chunks_per_shard: int | None = None,
 ) -> None:
     """Add mag `mag`: its scale to the layer's `info` (creating it), then its properties entry.
 
@@ -326,20 +334,21 @@ def add_scale(
     """
     dtype = layer.dtype
     if encoding is None:
-        encoding = (
-            "compressed_segmentation"
-            if compress and layer.category == "segmentation" and dtype in (np.uint32, np.uint64)
-            else "raw"
-        )
+        encoding = default_encoding(layer, compress)
     encoding = check_encoding(encoding, dtype, layer.num_channels)
     key = mag.to_layer_name()
     domain = scale_domain(layer.bounding_box, mag)
     sharding = None
-    if sharded:
+    if isinstance(sharded, dict):
+        sharding = ShardingSpec.from_json(sharded).to_json()
+    elif sharded:
         grid = domain.size.ceildiv(chunk_shape).pairmax(1)
         chunk_bytes = chunk_shape.prod() * dtype.itemsize * layer.num_channels
         sharding = choose_sharding_spec(
-            grid.to_tuple(), chunk_nbytes=chunk_bytes, data_encoding="gzip" if compress else "raw"
+            grid.to_tuple(),
+            chunk_nbytes=chunk_bytes,
+            data_encoding="gzip" if compress else "raw",
+            max_chunks_per_shard=512 if chunks_per_shard is None else chunks_per_shard,
         ).to_json()
     scale = ScaleInfo(
         key=key,

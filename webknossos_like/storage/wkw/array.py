@@ -422,6 +422,10 @@ class WKWArray:
                 z, y, x = (int(g) for g in match.groups())
                 yield BoundingBox(Vec3Int(x, y, z) * shard, shard)
 
+    def stored_file(self, box: BoundingBox) -> str:
+        """The shard file holding a box of `list_written_boxes` (mag coordinates)."""
+        return str(self.shard_path(box.topleft // self._info.shard_shape))
+
     def shard_path(self, shard_index: Vec3Int) -> Path:
         """The file holding shard `shard_index` (shard-grid coordinates)."""
         return self._path / f"z{shard_index.z}" / f"y{shard_index.y}" / f"x{shard_index.x}.wkw"

@@ -12,7 +12,7 @@ from ...geometry import Mag, Vec3Int
 from ...properties import MagViewProperties
 from ..backend import ArrayBackend
 from ..format import MagSettings, StorageFormat
-from .array import HEADER_FILE, WKWArray
+from .array import HEADER_FILE, MAX_FILE_LEN, WKWArray
 from .swap import SwappableWKWArray, recover_swap
 
 if TYPE_CHECKING:
@@ -57,6 +57,15 @@ class WKWFormat(StorageFormat):
             shutil.rmtree(path, ignore_errors=True)
             raise
 
+    def fit_shapes(self, chunk: Vec3Int, shard: Vec3Int) -> tuple[Vec3Int, Vec3Int]:
+        """WKW needs cubic power-of-two edges: a chunk that is none becomes the default, a
+        shard the smallest such cube around it (at most `MAX_FILE_LEN` chunks per edge)."""
+        if not chunk.is_uniform() or not _is_power_of_two(chunk.x):
+            chunk = Vec3Int(DEFAULT_CHUNK_SHAPE)
+        edge = _next_power_of_two(max(max(shard), chunk.x))
+        edge = min(edge, chunk.x * MAX_FILE_LEN)
+        return chunk, Vec3Int(edge)
+
     def open_mag(self, layer: Layer, mag: Mag, path: Path, *, read_only: bool) -> ArrayBackend:
         """The mag behind its swap lock (`SwappableWKWArray`), after finishing a killed swap."""
         return SwappableWKWArray(recover_swap(path, read_only=read_only), locking=not read_only)
@@ -94,3 +103,13 @@ class WKWFormat(StorageFormat):
             shard_shape=info.shard_shape,
             compressed=compressed,
         )
+
+
+def _is_power_of_two(value: int) -> bool:
+    """Whether `value` is 1, 2, 4, 8..."""
+    return value > 0 and not value & (value - 1)
+
+
+def _next_power_of_two(value: int) -> int:
+    """The smallest power of two that is at least `value` (at least 1)."""
+    return 1 << max(0, value - 1).bit_length()
