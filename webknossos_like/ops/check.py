@@ -100,10 +100,15 @@ def find_unreadable(
     problems: list[Problem] = []
     chosen = [layer for layer in dataset.layers.values() if layers is None or layer.name in layers]
     tasks = [task for layer in chosen for task in _mag_tasks(layer, problems)]
-    errors = run_tasks(_try_read, [view for _, _, view, _ in tasks], executor, desc="Reading")
-    for (layer, mag, view, file), error in zip(tasks, errors, strict=True):
-        if error is not None:
-            problems.append(Problem(layer, mag, file, view.bounding_box, error))
+    by_mag: dict[tuple[str, str], list[tuple[str, str, View, str | None]]] = {}
+    for task in tasks:
+        by_mag.setdefault((task[0], task[1]), []).append(task)
+    for (layer, mag), group in by_mag.items():  # one progress bar per mag, named after it
+        views = [view for _, _, view, _ in group]
+        errors = run_tasks(_try_read, views, executor, desc=f"Checking {layer} mag {mag}")
+        for (_, _, view, file), error in zip(group, errors, strict=True):
+            if error is not None:
+                problems.append(Problem(layer, mag, file, view.bounding_box, error))
     return CheckReport(regions=len(tasks), problems=problems)
 
 
