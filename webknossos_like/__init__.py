@@ -15,6 +15,7 @@ from .dataset import (
 from .errors import WebknossosLikeError
 from .geometry import BoundingBox, Mag, Vec3Int
 from .geometry.nd_bounding_box import NDBoundingBox
+from .geometry.normalized_bounding_box import NormalizedBoundingBox
 from .geometry.vec3_float import Vec3Float
 from .geometry.vec_int import VecInt
 from .properties import DatasetViewConfiguration, LayerViewConfiguration
@@ -42,6 +43,7 @@ __all__ = [
     "Mag",
     "MagView",
     "NDBoundingBox",
+    "NormalizedBoundingBox",
     "SegmentationLayer",
     "Vec3Float",
     "Vec3Int",

@@ -470,9 +470,7 @@ BOX_NOT_PORTED = {
     "with_name",
     "with_index",
     "with_index_xyz",
-    # Channel-normalised boxes (NormalizedBoundingBox) are not part of this library.
-    "normalize_axes",
-    "denormalize",
+    # An N-D constructor; build N-D boxes with NDBoundingBox.from_axes.
     "from_axes",
 }
 
@@ -697,11 +695,10 @@ def test_nd_group_boxes_with_aligned_mag_matches() -> None:
 
 def test_public_api_of_vec_int_and_nd_bounding_box() -> None:
     # VecInt.from_str needs axes it cannot get (it fails in webknossos 4.3.3 too);
-    # normalize_axes belongs to NormalizedBoundingBox, which is not part of this library.
     vec_theirs = {name for name in dir(wk.VecInt) if not name.startswith("_")}
     assert vec_theirs - set(dir(wl.VecInt)) == {"from_str"}
     nd_theirs = {name for name in dir(wk.NDBoundingBox) if not name.startswith("_")}
-    assert nd_theirs - set(dir(wl.NDBoundingBox)) == {"normalize_axes"}
+    assert nd_theirs - set(dir(wl.NDBoundingBox)) == set()
 
 
 def test_nd_bounding_box_mismatched_axes_raise_in_both() -> None:
@@ -715,3 +712,82 @@ def test_negative_sizes_are_rejected_unlike_webknossos_which_flips_them() -> Non
     assert key(w) == ((5, 10, 10), (5, 5, 5))
     with pytest.raises(GeometryError):
         wl.BoundingBox((10, 10, 10), (-5, 5, 5))
+
+
+# -- NormalizedBoundingBox: the layer box with its channel axis, and its JSON ("wkw dict") form --
+
+_WKW_DICTS = [
+    {"topLeft": [1, 2, 3], "width": 4, "height": 5, "depth": 6},
+    {"topLeft": [0, 0, 0], "width": 10, "height": 20, "depth": 30, "numChannels": 3},
+    {
+        "topLeft": [0, 0, 0],
+        "width": 9,
+        "height": 8,
+        "depth": 7,
+        "numChannels": 3,
+        "channelIndex": 2,
+    },
+    {
+        "topLeft": [1, 2, 3],
+        "width": 4,
+        "height": 5,
+        "depth": 6,
+        "axisOrder": {"x": 1, "y": 2, "z": 3},
+    },
+    {
+        "topLeft": [1, 2, 3],
+        "width": 4,
+        "height": 5,
+        "depth": 6,
+        "axisOrder": {"x": 2, "y": 1, "z": 0},
+    },
+    {
+        "topLeft": [0, 0, 0],
+        "width": 10,
+        "height": 10,
+        "depth": 10,
+        "additionalAxes": [{"name": "t", "bounds": [2, 7], "index": 4}],
+        "axisOrder": {"c": 0, "x": 1, "y": 2, "z": 3, "t": 4},
+        "numChannels": 1,
+    },
+]
+
+
+def _nd(box: Any) -> tuple[Any, ...]:
+    return (tuple(box.axes), box.topleft.to_tuple(), box.size.to_tuple(), box.index.to_tuple())
+
+
+@pytest.mark.parametrize("data", _WKW_DICTS, ids=range(len(_WKW_DICTS)))
+def test_normalized_bounding_box_reads_and_writes_wkw_dicts_as_webknossos(data: Any) -> None:
+    theirs = wk.NormalizedBoundingBox.from_wkw_dict(data)
+    ours = wl.NormalizedBoundingBox.from_wkw_dict(data)
+    assert isinstance(ours, wl.NormalizedBoundingBox)
+    assert _nd(ours) == _nd(theirs)
+    assert ours.to_wkw_dict() == theirs.to_wkw_dict()
+    assert wl.NormalizedBoundingBox.from_wkw_dict(ours.to_wkw_dict()) == ours
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    topleft=st.tuples(*[st.integers(-50, 50)] * 3),
+    size=st.tuples(*[st.integers(0, 50)] * 3),
+    channels=st.integers(1, 4),
+)
+def test_normalize_axes_matches_webknossos(
+    topleft: tuple[int, int, int], size: tuple[int, int, int], channels: int
+) -> None:
+    theirs = wk.BoundingBox(topleft, size).normalize_axes(channels)
+    ours = wl.BoundingBox(topleft, size).normalize_axes(channels)
+    assert _nd(ours) == _nd(theirs)
+    assert ours.to_wkw_dict() == theirs.to_wkw_dict()
+    assert ours == wl.BoundingBox(topleft, size)  # compares x, y, z against a 3-D box
+    assert wl.BoundingBox(topleft, size) == ours
+    assert ours.denormalize() == wl.BoundingBox(topleft, size)
+    other = wl.BoundingBox((0, 0, 0), (10, 10, 10))
+    assert _nd(ours.intersected_with(other)) == _nd(
+        theirs.intersected_with(wk.BoundingBox((0, 0, 0), (10, 10, 10)), dont_assert=True)
+    )
+    assert ours.contains_bbox(other) == theirs.contains_bbox(
+        wk.BoundingBox((0, 0, 0), (10, 10, 10))
+    )
+    assert pickle.loads(pickle.dumps(ours)) == ours

@@ -5,6 +5,7 @@ from __future__ import annotations
 from webknossos_like.geometry.bounding_box import BoundingBox
 from webknossos_like.geometry.mag import Mag, MagLike
 from webknossos_like.geometry.nd_bounding_box import NDBoundingBox
+from webknossos_like.geometry.normalized_bounding_box import NormalizedBoundingBox
 from webknossos_like.geometry.vec3_float import Vec3Float, Vec3FloatLike
 from webknossos_like.geometry.vec3_int import Vec3Int, Vec3IntLike
 from webknossos_like.geometry.vec_int import VecInt, VecIntLike
@@ -14,6 +15,7 @@ __all__ = [
     "Mag",
     "MagLike",
     "NDBoundingBox",
+    "NormalizedBoundingBox",
     "Vec3Float",
     "Vec3FloatLike",
     "Vec3Int",

@@ -7,7 +7,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import product
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import attrs
 import numpy as np
@@ -16,6 +16,9 @@ import numpy.typing as npt
 from webknossos_like.errors import AlignmentError, GeometryError
 from webknossos_like.geometry.mag import Mag, MagLike
 from webknossos_like.geometry.vec3_int import Vec3Int, Vec3IntLike, _coerce
+
+if TYPE_CHECKING:
+    from webknossos_like.geometry.normalized_bounding_box import NormalizedBoundingBox
 
 __all__ = ["BoundingBox"]
 
@@ -214,6 +217,16 @@ class BoundingBox:
     def to_tuple6(self) -> tuple[int, int, int, int, int, int]:
         """Return (x, y, z, width, height, depth)."""
         return (*self.topleft.to_tuple(), *self.size.to_tuple())
+
+    def denormalize(self) -> BoundingBox:
+        """The box itself (a 3-D box has no channel axis to drop)."""
+        return self
+
+    def normalize_axes(self, num_channels: int) -> NormalizedBoundingBox:
+        """This box with the channel axis first: axes c, x, y, z, channels 0..num_channels."""
+        from webknossos_like.geometry.normalized_bounding_box import normalize_axes
+
+        return normalize_axes(self, num_channels)
 
     @classmethod
     def from_ndbbox(cls, bbox: Any) -> BoundingBox:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from itertools import product
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +14,9 @@ from webknossos_like.geometry.bounding_box import BoundingBox
 from webknossos_like.geometry.mag import MagLike
 from webknossos_like.geometry.vec3_int import Vec3Int, Vec3IntLike
 from webknossos_like.geometry.vec_int import VecInt, VecIntLike
+
+if TYPE_CHECKING:
+    from webknossos_like.geometry.normalized_bounding_box import NormalizedBoundingBox
 
 __all__ = ["NDBoundingBox"]
 
@@ -93,7 +96,7 @@ class NDBoundingBox:
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle by the constructor arguments."""
         return (
-            NDBoundingBox,
+            type(self),
             (
                 self.topleft,
                 self.size,
@@ -117,7 +120,7 @@ class NDBoundingBox:
             "color": self.color,
         }
         args.update(changes)
-        return NDBoundingBox(**args)
+        return type(self)(**args)
 
     # --- conversion from and to the 3D box ----------------------------------------------------
 
@@ -165,7 +168,8 @@ class NDBoundingBox:
         """Return e.g. "NDBoundingBox(topleft=(0, 0), size=(4, 4), axes={'x': 0, 'y': 1})"."""
         axes = dict(zip(self.axes, self.index, strict=True))
         return (
-            f"NDBoundingBox(topleft={self.topleft.to_tuple()}, size={self.size.to_tuple()}, "
+            f"{type(self).__name__}(topleft={self.topleft.to_tuple()}, "
+            f"size={self.size.to_tuple()}, "
             f"axes={axes})"
         )
 
@@ -464,5 +468,11 @@ class NDBoundingBox:
         return "_".join(str(value) for value in (*self.topleft, *self.size))
 
     def denormalize(self) -> NDBoundingBox:
-        """Return the box itself (there is no normalised channel axis in this library)."""
+        """Return the box itself (`NormalizedBoundingBox` overrides this)."""
         return self
+
+    def normalize_axes(self, num_channels: int) -> NormalizedBoundingBox:
+        """This box as a `NormalizedBoundingBox` whose `c` axis spans `num_channels`."""
+        from webknossos_like.geometry.normalized_bounding_box import normalize_axes
+
+        return normalize_axes(self, num_channels)
