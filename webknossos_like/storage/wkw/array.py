@@ -116,12 +116,16 @@ def _check_geometry(block_len: int, file_len: int, voxel_size: int, where: objec
 
 def _check_edge(name: str, value: Vec3Int) -> int:
     """WKW needs cubic, power-of-two chunk and shard edges; return the edge."""
+    for edge in value:
+        if edge < 1 or edge & (edge - 1) or edge > 32768:
+            raise UnsupportedFormatError(
+                f"WKW {name} must be a power of two in 1..32768 on every axis, got {value}."
+            )
     if not value.is_uniform():
-        raise UnsupportedFormatError(f"WKW needs a cubic {name}, got {value}.")
-    edge = value.x
-    if edge < 1 or edge & (edge - 1) or edge > 32768:
-        raise UnsupportedFormatError(f"WKW {name} must be a power of two in 1..32768, got {edge}.")
-    return edge
+        raise UnsupportedFormatError(
+            f"WKW needs a cubic {name}, got {value} (use data_format='zarr3' for other shapes)."
+        )
+    return value.x
 
 
 @functools.lru_cache(maxsize=16)
