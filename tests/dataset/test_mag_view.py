@@ -100,10 +100,10 @@ def test_write_validation_happens_before_any_byte(dataset: Dataset) -> None:
     mag = layer.add_mag(1)
     before = (dataset.path / "datasource-properties.json").read_text()
     with pytest.raises(DTypeError) as info:
-        mag.write(np.zeros((8, 8, 8), np.float64))
+        mag.write(np.full((8, 8, 8), 0.5))
     assert isinstance(info.value, TypeError)
     with pytest.raises(DTypeError):
-        mag.write(np.zeros((8, 8, 8), np.int64))
+        mag.write(np.full((8, 8, 8), 256, np.int64))
     with pytest.raises(DataShapeError):
         mag.write(np.zeros((8, 8), np.uint8))
     with pytest.raises(DataShapeError):

@@ -60,7 +60,7 @@ def test_views_slicing_and_growth(tmp_path: Path) -> None:
     with pytest.raises(OutOfBoundsError):
         mag.write(np.ones((2, 2, 2), np.uint8), absolute_offset=(-2, 0, 0))
     with pytest.raises(DTypeError):
-        mag.write(np.ones((2, 2, 2), np.float64), absolute_offset=(0, 0, 0))
+        mag.write(np.full((2, 2, 2), 0.5), absolute_offset=(0, 0, 0))
 
 
 @pytest.mark.parametrize("executor", ["sequential", "threads", "processes"])

@@ -106,6 +106,13 @@ def _wider(env: Env) -> str:
     return {"uint8": "uint16", "uint32": "uint64"}[env.dtype.name]
 
 
+def _too_large(env: Env) -> np.ndarray:
+    """Data of a wider dtype holding one value the layer's dtype cannot."""
+    data = env.data(8, 8, 8, dtype=_wider(env))
+    data[3, 3, 3] = np.iinfo(env.dtype).max + 1
+    return data
+
+
 def _setitem(env: Env, value: Any) -> None:
     env.mag1[0:8, 0:8, 0:8] = value
 
@@ -115,9 +122,15 @@ def _set_bbox(env: Env, box: BoundingBox) -> None:
 
 
 CASES: list[Case] = [
-    ("float64 data", lambda e: e.mag1.write(e.data(8, 8, 8, dtype=np.float64)), DTypeError),
-    ("signed data", lambda e: e.mag1.write(e.data(8, 8, 8, dtype=np.int8)), DTypeError),
-    ("wider dtype", lambda e: e.mag1.write(e.data(8, 8, 8, dtype=_wider(e))), DTypeError),
+    # Other dtypes are cast when every value fits (tests/dataset/test_casting.py); these do not.
+    (
+        "fractional floats",
+        lambda e: e.mag1.write(e.data(8, 8, 8, dtype=np.float64) * 1.5),
+        DTypeError,
+    ),
+    ("NaN", lambda e: e.mag1.write(e.data(8, 8, 8, dtype=np.float64) * np.nan), DTypeError),
+    ("negative values", lambda e: e.mag1.write(-e.data(8, 8, 8, dtype=np.int8)), DTypeError),
+    ("too large values", lambda e: e.mag1.write(_too_large(e)), DTypeError),
     ("strings", lambda e: e.mag1.write(np.full((8, 8, 8), "a")), DTypeError),
     ("2 channels", lambda e: e.mag1.write(e.data(2, 8, 8, 8)), DataShapeError),
     ("2-D data", lambda e: e.mag1.write(e.data(8, 8)), DataShapeError),

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, OutOfBoundsError
 from ..geometry import BoundingBox, Vec3Int
 
 
-def parse_index(key: Any, extent: BoundingBox) -> tuple[BoundingBox, tuple[int, ...]]:
+def parse_index(
+    key: Any, extent: BoundingBox, *, inside: bool = True
+) -> tuple[BoundingBox, tuple[int, ...]]:
     """Resolve an index into a box (mag coordinates) and the spatial axes that integers dropped.
 
-    Coordinates are absolute in the mag's own voxel grid; an open slice end falls back to the
-    view's extent (`extent`, also in mag coordinates). Steps other than 1 are refused.
+    As in tensorstore, the view's box in mag coordinates (`extent`) is the index domain:
+    coordinates are absolute in the mag's own voxel grid, open slice ends are the domain's,
+    and (with `inside`) an index outside the domain, negative ones included (they never count
+    from the end), raises `OutOfBoundsError` naming the domain. Steps other than 1 are refused.
     """
     if not isinstance(key, tuple):
         key = (key,)
@@ -48,6 +52,8 @@ def parse_index(key: Any, extent: BoundingBox) -> tuple[BoundingBox, tuple[int, 
             start = _as_int(item, axis)
             stop = start + 1
             dropped.append(axis)
+        if inside and not (low <= start < high and stop <= high):
+            raise OutOfBoundsError(_outside_message(axis, item, extent))
         starts.append(start)
         stops.append(stop)
     topleft = Vec3Int(starts)
@@ -60,3 +66,22 @@ def _as_int(value: Any, axis: int) -> int:
             f"Index on axis {'xyz'[axis]} must be an int or a slice of ints, got {value!r}."
         )
     return int(value.__index__())
+
+
+def _outside_message(axis: int, item: Any, extent: BoundingBox) -> str:
+    """Why an index is outside the domain, and what the user probably meant."""
+    domain = ", ".join(
+        f"{name}: {low}..{high - 1}" if high > low else f"{name}: empty"
+        for name, low, high in zip("xyz", extent.topleft, extent.bottomright, strict=True)
+    )
+    shown = (
+        f"{'' if item.start is None else item.start}:{'' if item.stop is None else item.stop}"
+        if isinstance(item, slice)
+        else repr(item)
+    )
+    return (
+        f"Index {shown} on axis {'xyz'[axis]} is outside this view's domain ({domain}, in the "
+        "mag's own voxel grid). Indices are absolute coordinates of the mag, not offsets from "
+        "the view's corner, and negative indices do not count from the end. To read beyond "
+        "the data (zeros), use view.read(absolute_bounding_box=...)."
+    )

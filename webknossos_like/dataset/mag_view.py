@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 class MagView(View):
     """All voxels of one mag of a layer; its bounding box is the layer's, aligned to the mag."""
 
+    _assignment_grows = True
+
     def __init__(self, layer: Layer, mag: Mag, path: Path, *, read_only: bool) -> None:
         self._layer = layer
         self._path = path

@@ -12,7 +12,6 @@ import numpy as np
 from ..errors import (
     AlignmentError,
     DataShapeError,
-    DTypeError,
     GeometryError,
     InvalidArgumentError,
     OutOfBoundsError,
@@ -21,6 +20,7 @@ from ..errors import (
 from ..geometry import BoundingBox, Mag, Vec3Int, Vec3IntLike
 from ..parallel import progress_shown, run_tasks
 from ..storage import ArrayBackend, ArrayInfo
+from ._casting import cast_to_layer_dtype
 from ._indexing import parse_index
 
 if TYPE_CHECKING:
@@ -266,13 +266,7 @@ class View:
         """Check dtype, channels and dimensionality; return `(c, x, y, z)` without copying."""
         array = np.asarray(data)
         info = self._backend.info
-        if array.dtype != info.dtype:
-            if not np.can_cast(array.dtype, info.dtype, casting="safe"):
-                raise DTypeError(
-                    f"Cannot write {array.dtype} data to a {info.dtype} layer without losing "
-                    f"values; convert it first, e.g. data.astype(np.{info.dtype})."
-                )
-            array = array.astype(info.dtype, order="F")
+        array = cast_to_layer_dtype(array, info.dtype)
         if array.ndim == 3:
             if info.num_channels != 1:
                 raise DataShapeError(
@@ -381,6 +375,10 @@ class View:
         run_tasks(_write_piece, pieces, executor, desc=f"Writing {self._progress_name()}")
 
     # -- NumPy-style indexing -------------------------------------------------------------------
+    #: Whether `view[...] = data` may reach beyond the view (a MagView grows its layer, as
+    #: `write` does); reads and sub-views assign only inside their domain.
+    _assignment_grows = False
+
     def _mag_extent(self) -> BoundingBox:
         return self.bounding_box.align_with_mag(self._mag, ceil=True).in_mag(self._mag)
 
@@ -400,19 +398,11 @@ class View:
     def __setitem__(self, key: Any, value: Any) -> None:
         """`view[x0:x1, y0:y1, z0:z1] = array_or_scalar` in the mag's voxel grid."""
         self._check_writable()
-        box, _ = parse_index(key, self._mag_extent())
+        box, _ = parse_index(key, self._mag_extent(), inside=not self._assignment_grows)
         if box.is_empty():
             raise GeometryError(f"Index {key!r} selects no voxels ({box}).")
         shape = (self.num_channels, *box.size)
-        array = np.asarray(value)
-        if array.dtype != self.dtype and not np.can_cast(array.dtype, self.dtype, "safe"):
-            if array.ndim == 0 and np.can_cast(np.min_scalar_type(array), self.dtype, "safe"):
-                array = array.astype(self.dtype)
-            else:
-                raise DTypeError(
-                    f"Cannot assign {array.dtype} values to a {self.dtype} layer without losing "
-                    f"values; convert them first."
-                )
+        array = cast_to_layer_dtype(np.asarray(value), np.dtype(self.dtype), "assign")
         target_shape = shape if self.num_channels > 1 else shape[1:]
         try:
             expanded = np.broadcast_to(array.astype(self.dtype, copy=False), target_shape)
