@@ -24,6 +24,7 @@ from .properties.coordinate_transformations import (
     CoordinateTransformation,
     ThinPlateSplineCoordinateTransformation,
 )
+from .storage.formats import DataFormat
 
 __version__ = "0.1.0"
 
@@ -36,6 +37,7 @@ __all__ = [
     "BoundingBox",
     "BufferedSliceReader",
     "BufferedSliceWriter",
+    "DataFormat",
     "Dataset",
     "DatasetViewConfiguration",
     "Layer",

@@ -565,3 +565,38 @@ def test_copy_dataset_keeps_view_configuration(lib: Any, tmp_path: Path) -> None
     )
     assert copied.default_view_configuration.zoom == 2.5
     assert tuple(copied.get_layer("color").default_view_configuration.color) == (255, 0, 0)
+
+
+@LIBS
+def test_older_webknossos_names_still_work(lib: Any, tmp_path: Path) -> None:
+    source = wkw_layer(lib, tmp_path / "src")
+    source.get_mag(1).write(DATA, absolute_offset=(0, 0, 0))
+    target = lib.Dataset(tmp_path / "dst", (1, 1, 1))
+    with pytest.warns(DeprecationWarning):
+        linked = target.add_symlink_layer(source, "linked")
+    np.testing.assert_array_equal(linked.get_mag(1).read()[0], DATA)
+    assert linked.is_mag_view_foreign(linked.get_mag(1))
+    with pytest.warns(DeprecationWarning):
+        copied = target.add_copy_layer(
+            source, "copied", **({"executor": executor(lib)} if lib is wk else {})
+        )
+    assert not copied.is_foreign and not copied.is_mag_view_foreign(copied.get_mag(1))
+    assert copied.get_mag(1).data_format == lib.DataFormat.WKW
+    box = copied.normalized_bounding_box
+    assert (tup(box.topleft), tup(box.size)) == ((0, 0, 0, 0), (1, 64, 64, 64))
+    assert tup(copied.get_mag(1).normalized_bounding_box.size) == (1, 64, 64, 64)
+    assert len(list(copied.get_mag(1).get_views_on_disk(read_only=True))) == 1
+    assert copied.resolved_path == (tmp_path / "dst" / "copied").resolve()
+    with pytest.warns(DeprecationWarning):
+        assert copied.dtype_per_channel == np.dtype("uint8")
+
+
+@LIBS
+def test_data_format_enum(lib: Any, tmp_path: Path) -> None:
+    ds = lib.Dataset(tmp_path / "ds", (1, 1, 1))
+    for name, member in (("w", lib.DataFormat.WKW), ("z", lib.DataFormat.Zarr3)):
+        layer = ds.add_layer(name, "color", data_format=member)
+        layer.add_mag(1)
+        assert layer.data_format == member
+    reopened = lib.Dataset.open(tmp_path / "ds")
+    assert reopened.get_layer("z").data_format == lib.DataFormat.Zarr3

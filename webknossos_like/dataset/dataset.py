@@ -43,6 +43,7 @@ from ..properties import (
 )
 from ..storage import ArrayBackend, formats
 from ..storage.format import BareVolume
+from ._aliases import DatasetAliases
 from ._compat import dtype_arg, layer_from_path, shape_args
 from ._naming import validate_layer_name
 from ._rename import finish_interrupted_renames
@@ -68,7 +69,7 @@ _SEGMENTATION_DTYPES = tuple(
 )
 
 
-class Dataset:
+class Dataset(DatasetAliases):
     """A dataset folder. `Dataset(path, voxel_size=...)` creates one, `Dataset.open(path)` opens one.
 
     Every metadata change (new layer or mag, a write that grows a bounding box, a rename) is saved

@@ -50,7 +50,8 @@ from ..properties.coordinate_transformations import (
 )
 from ..storage import ArrayBackend
 from ..storage.format import MagSettings, StorageFormat
-from ..storage.formats import get_format
+from ..storage.formats import as_data_format, get_format
+from ._aliases import LayerAliases
 from ._compat import mag_from_path, shape_args
 from ._incomplete import abandoned_mags, building, marker
 from ._naming import validate_layer_name
@@ -76,7 +77,7 @@ def set_bbox_properties(props: LayerProperties, box: BoundingBox) -> None:
     props.bounding_box.width, props.bounding_box.height, props.bounding_box.depth = box.size
 
 
-class Layer:
+class Layer(LayerAliases):
     """A color layer; get one from `Dataset.add_layer` / `Dataset.get_layer`.
 
     Every metadata change is written through to `datasource-properties.json` at once and merged
@@ -184,8 +185,8 @@ class Layer:
     @property
     def data_format(self) -> str:
         """The storage format of the layer's mags, as the properties spell it (`wkw`, `zarr3`,
-        `neuroglancerPrecomputed`)."""
-        return self._properties.data_format
+        `neuroglancerPrecomputed`), a `DataFormat` member for the built-in ones."""
+        return as_data_format(self._properties.data_format)
 
     @property
     def _format(self) -> StorageFormat:

@@ -50,6 +50,16 @@ class MagView(View):
         return self._path
 
     @property
+    def data_format(self) -> str:
+        """The layer's storage format (`wkw`, `zarr3`, `neuroglancerPrecomputed`)."""
+        return self._layer.data_format
+
+    @property
+    def is_foreign(self) -> bool:
+        """Whether this mag's files lie outside its dataset (a reference to another one)."""
+        return self._layer._is_foreign(self._path)
+
+    @property
     def name(self) -> str:
         """The mag's folder name, e.g. `1` or `2-2-1`."""
         return self._mag.to_layer_name()

@@ -20,6 +20,7 @@ from ..errors import (
 from ..geometry import BoundingBox, Mag, Vec3Int, Vec3IntLike
 from ..parallel import progress_shown, run_tasks
 from ..storage import ArrayBackend, ArrayInfo
+from ._aliases import ViewAliases
 from ._casting import cast_to_layer_dtype
 from ._indexing import parse_index
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 
 
-class View:
+class View(ViewAliases):
     """A box of one mag of one layer.
 
     Offsets, sizes and bounding boxes passed to `read`/`write`/`get_view` are mag-1 voxel

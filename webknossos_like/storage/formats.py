@@ -6,6 +6,7 @@ precomputed codecs. Adding a format is one line in `_FORMATS` (see docs/storage-
 
 from __future__ import annotations
 
+import enum
 import importlib
 import threading
 from pathlib import Path
@@ -14,6 +15,36 @@ from ..errors import InvalidArgumentError, UnsupportedFormatError
 from .format import BareVolume, StorageFormat
 
 #: The format of new layers unless `data_format=` says otherwise.
+
+
+class DataFormat(str, enum.Enum):
+    """webknossos' names of the data formats (plain strings work everywhere as well).
+
+    `Zarr` (v2) and `N5` exist for scripts that name them; creating such layers raises
+    `UnsupportedFormatError`.
+    """
+
+    WKW = "wkw"
+    Zarr = "zarr"
+    Zarr3 = "zarr3"
+    N5 = "n5"
+    NeuroglancerPrecomputed = "neuroglancerPrecomputed"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+def as_data_format(name: str) -> str:
+    """`name` as a `DataFormat` member when it is one (else the plain name of a custom format)."""
+    try:
+        return DataFormat(name)
+    except ValueError:
+        return name
+
+
 DEFAULT_DATA_FORMAT = "wkw"
 #: Data format name (as `datasource-properties.json` spells it) -> "module:class".
 _FORMATS: dict[str, str] = {
@@ -74,6 +105,7 @@ def format_names() -> tuple[str, ...]:
 
 def canonical_name(name: str) -> str:
     """The properties spelling of a format name or alias; `UnsupportedFormatError` if unknown."""
+    name = str(name)  # a DataFormat member is its value
     if name in _FORMATS:
         return name
     if name in _ALIASES:
