@@ -791,3 +791,12 @@ def test_normalize_axes_matches_webknossos(
         wk.BoundingBox((0, 0, 0), (10, 10, 10))
     )
     assert pickle.loads(pickle.dumps(ours)) == ours
+
+
+def test_bounding_box_combines_with_normalized_boxes_on_xyz() -> None:
+    for lib in (wk, wl):
+        a, b = lib.BoundingBox((0, 0, 0), (10, 10, 10)), lib.BoundingBox((5, 5, 5), (10, 10, 10))
+        assert a.intersected_with(b.normalize_axes(2)) == lib.BoundingBox((5, 5, 5), (5, 5, 5))
+        assert a.extended_by(b.normalize_axes(3)) == lib.BoundingBox((0, 0, 0), (15, 15, 15))
+        assert b.normalize_axes(2).intersected_with(a) == lib.BoundingBox((5, 5, 5), (5, 5, 5))
+        assert not a.contains_bbox(b.normalize_axes(1))

@@ -388,7 +388,7 @@ class BoundingBox:
         For an empty `other` this means its topleft lies within [topleft, bottomright] and its
         non-zero extents fit inside this box.
         """
-        return other.intersected_with(self) == other
+        return _spatial(other).intersected_with(self) == _spatial(other)
 
     def is_aligned(self, grid: MagLike) -> bool:
         """Return whether topleft and bottomright are multiples of `grid` (a mag or chunk shape)."""
@@ -404,12 +404,14 @@ class BoundingBox:
         raises AssertionError for an empty overlap unless it is True, this library never raises.
         """
         del dont_assert
+        other = _spatial(other)
         topleft = self.topleft.pairmax(other.topleft)
         bottomright = self.bottomright.pairmin(other.bottomright)
         return BoundingBox(topleft, (bottomright - topleft).pairmax(0))
 
     def extended_by(self, other: BoundingBox) -> BoundingBox:
         """Return the smallest box containing both; an empty box is ignored (if both are, `other` is returned)."""
+        other = _spatial(other)
         if self.is_empty():
             return other
         if other.is_empty():
@@ -558,3 +560,11 @@ class BoundingBox:
         """Yield the cells at `toplefts` of size `shape`, clipped to this box."""
         for x, y, z in toplefts:
             yield BoundingBox(Vec3Int._of(x, y, z), shape).intersected_with(self)
+
+
+def _spatial(other: Any) -> BoundingBox:
+    """`other` as a 3-D box: a `NormalizedBoundingBox` (c, x, y, z) combines on x, y, z."""
+    if isinstance(other, BoundingBox):
+        return other
+    denormalized = other.denormalize() if hasattr(other, "denormalize") else other
+    return cast(BoundingBox, denormalized)
