@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 import webbrowser
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from .server import ServerHandle, serve_dataset
 from .viewer import LAYOUTS
@@ -43,9 +45,19 @@ def _start(args: argparse.Namespace, viewer: bool) -> ServerHandle:
     )
 
 
+@contextmanager
+def _stopped_by_ctrl_c() -> Iterator[None]:
+    """Ctrl+C is how a server is stopped, whenever it arrives (also before `wait` is reached
+    on a busy machine): a clean stop with status 0, not an interruption."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        print("Stopped.", file=sys.stderr, flush=True)
+
+
 def run_serve(args: argparse.Namespace) -> None:
     """Serve until Ctrl+C (or `--exit-after`); prints the base URL and each layer's source."""
-    with _start(args, viewer=False) as handle:
+    with _stopped_by_ctrl_c(), _start(args, viewer=False) as handle:
         print(f"Serving {handle.dataset.name!r} at {handle.url}/ (Ctrl+C to stop)", flush=True)
         for name in handle.router.catalog.layers():
             print(f"  {handle.precomputed_url(name)}", flush=True)
@@ -54,7 +66,7 @@ def run_serve(args: argparse.Namespace) -> None:
 
 def run_view(args: argparse.Namespace) -> None:
     """Serve data and viewer; print the viewer URL (alone on stdout), optionally open it."""
-    with _start(args, viewer=True) as handle:
+    with _stopped_by_ctrl_c(), _start(args, viewer=True) as handle:
         url = handle.viewer_url(layout=args.layout)
         print(url, flush=True)
         print(
