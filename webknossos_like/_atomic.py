@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 TEMP_PREFIX = ".wkl-tmp-"
@@ -57,3 +59,17 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, fsync: bool = True) -> None:
     """Text flavour of `atomic_write_bytes` (UTF-8)."""
     atomic_write_bytes(path, text.encode("utf-8"), fsync=fsync)
+
+
+def swap_folder(target: str | os.PathLike[str], replacement: str | os.PathLike[str]) -> None:
+    """Put the finished folder `replacement` in place of `target` by two renames, then delete
+    the old one; if the second rename fails, the old folder is put back."""
+    target, replacement = Path(target), Path(replacement)
+    old = target.parent / f"{TEMP_PREFIX}{target.name}-old-{uuid.uuid4().hex}"
+    os.rename(target, old)
+    try:
+        os.rename(replacement, target)
+    except BaseException:
+        os.rename(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

@@ -279,14 +279,9 @@ def _opens_as_dataset(folder: Path) -> bool:
 
 def _replace(target: Path, scratch: Path) -> None:
     """Swap a finished conversion in for the old target, then delete the old one."""
-    old = target.parent / f"{TEMP_PREFIX}{target.name}-old-{uuid.uuid4().hex}"
-    os.rename(target, old)
-    try:
-        os.rename(scratch, target)
-    except BaseException:
-        os.rename(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    from ._atomic import swap_folder
+
+    swap_folder(target, scratch)
 
 
 def _layers(dataset: Any, names: list[str] | None) -> list[Any]:

@@ -8,14 +8,13 @@ never more than one mag change behind, and the next change repairs it.
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..._atomic import TEMP_PREFIX
+from ..._atomic import TEMP_PREFIX, swap_folder
 from ...errors import ReadOnlyError, StorageError, UnsupportedFormatError
 from ...geometry import Mag, Vec3Int
 from ...properties import LENGTH_UNIT_TO_NANOMETER, MagViewProperties
@@ -129,15 +128,8 @@ class Zarr3Format(StorageFormat):
         folder = array.path
         scratch = folder.parent / f"{TEMP_PREFIX}{folder.name}-compress-{uuid.uuid4().hex}"
         self.write_compressed_copy(array, scratch, executor, desc)
-        old = folder.parent / f"{TEMP_PREFIX}{folder.name}-old-{uuid.uuid4().hex}"
         array.close()
-        os.rename(folder, old)
-        try:
-            os.rename(scratch, folder)
-        except BaseException:
-            os.rename(old, folder)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
+        swap_folder(folder, scratch)
 
     def create_like(self, array: ArrayBackend, path: Path, *, compressed: bool) -> ArrayBackend:
         """An empty Zarr v3 mag with `array`'s geometry and shape (`compressed`: zstd)."""
