@@ -25,6 +25,7 @@ from ._indexing import parse_index
 
 if TYPE_CHECKING:
     import os
+    from pathlib import Path
 
     from PIL import Image
 
@@ -130,6 +131,15 @@ class View:
         from ..notebook.thumbnail import to_png
 
         to_png(self, path, axis, index, **options)
+
+    def to_images(
+        self, path: str | os.PathLike[str], format: str = "tiff", **options: Any
+    ) -> list[Path]:
+        """Write the view as TIFF or PNG slices into the folder `path`, or as one OME-TIFF
+        file with the voxel size (`format="ome-tiff"`); `webknossos_like.images.to_images`."""
+        from ..images import to_images
+
+        return to_images(self, path, format, **options)
 
     # -- locating regions -----------------------------------------------------------------------
     def _resolve(
