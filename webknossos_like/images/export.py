@@ -51,7 +51,7 @@ def to_images(
     whole view as one OME-TIFF file at `path` (`ome-tiff`); returns the files written.
 
     Slices are `y` rows by `x` columns; several channels become RGB (3 uint8 channels) or
-    planes of one file. The OME-TIFF carries the voxel size (the dataset's, times the mag,
+    samples of one page (TIFF), or channel planes (OME-TIFF). The OME-TIFF carries the voxel size (the dataset's, times the mag,
     unless given); slice files carry none.
     """
     if format not in EXPORT_FORMATS:
@@ -128,10 +128,12 @@ def _write_slices(task: _SliceTask) -> list[Path]:
         else:
             tifffile = require("tifffile")
             rgb = image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8
+            # Several channels are samples of one page (one file per slice, as for RGB).
             tifffile.imwrite(
                 file,
-                image if rgb or image.ndim == 2 else np.moveaxis(image, -1, 0),
+                image,
                 photometric="rgb" if rgb else "minisblack",
+                planarconfig=None if image.ndim == 2 else "contig",
             )
         files.append(file)
     return files
