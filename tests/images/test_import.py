@@ -242,3 +242,26 @@ def test_missing_voxel_size_is_asked_for(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgumentError, match="voxel_size"):
         Dataset.from_images(folder, tmp_path / "ds")
     assert not (tmp_path / "ds").exists()
+
+
+def test_metadata_voxel_size_in_the_unit_asked_for(tmp_path: Path) -> None:
+    path = write_nifti(tmp_path / "brain.nii", random_volume("uint8"), (0.5, 0.5, 1.0))
+    dataset = Dataset.from_images(path, tmp_path / "ds", voxel_size_unit="micrometer")
+    assert dataset.voxel_size == pytest.approx((500, 500, 1000))
+    assert dataset.voxel_size_unit == "micrometer"
+
+
+@pytest.mark.slow
+def test_process_pool(tmp_path: Path) -> None:
+    volume = random_volume("uint16", high=5000)
+    path = write_multipage(tmp_path / "stack.tif", volume)
+    with executors.processes(2) as executor:
+        dataset = Dataset.from_images(
+            path,
+            tmp_path / "ds",
+            voxel_size=(1, 1, 1),
+            shard_shape=8,
+            chunk_shape=8,
+            executor=executor,
+        )
+    np.testing.assert_array_equal(read_all(dataset), volume)

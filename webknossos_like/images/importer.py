@@ -27,7 +27,7 @@ from ..geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
 from ..parallel import run_tasks
 from .inputs import ImagesArg, open_image_source
 from .naming import SortKey, guess_category
-from .source import ImageSource
+from .source import ImageSource, convert_voxel_size
 
 if TYPE_CHECKING:
     from ..dataset.dataset import Dataset
@@ -274,4 +274,9 @@ def _voxel_size(
             f"{source.describe()} carries no voxel size: pass voxel_size=(x, y, z) "
             "(wkl import: --voxel-size X,Y,Z)."
         )
-    return info.voxel_size, unit or info.voxel_size_unit
+    if unit is None:
+        return info.voxel_size, info.voxel_size_unit
+    converted = convert_voxel_size(info.voxel_size, info.voxel_size_unit, unit)
+    if converted is None:
+        raise InvalidArgumentError(f"Unknown voxel size unit {unit!r}.")
+    return converted

@@ -61,3 +61,16 @@ def voxel_size_in(
     to_x = [LENGTH_UNIT_TO_NANOMETER[name] / LENGTH_UNIT_TO_NANOMETER[names[0]] for name in names]
     x, y, z = (float(size) * factor for size, factor in zip(sizes, to_x, strict=True))
     return (x, y, z), names[0]
+
+
+def convert_voxel_size(
+    sizes: tuple[float, float, float], unit: str, to_unit: str
+) -> tuple[tuple[float, float, float], str] | None:
+    """`sizes` in `unit` expressed in `to_unit` (its long name); None if a unit is unknown."""
+    try:
+        source, target = normalize_length_unit(unit), normalize_length_unit(to_unit)
+    except (InvalidArgumentError, ValueError):
+        return None
+    factor = LENGTH_UNIT_TO_NANOMETER[source] / LENGTH_UNIT_TO_NANOMETER[target]
+    x, y, z = (float(size) * factor for size in sizes)
+    return (x, y, z), target
