@@ -603,7 +603,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--category",
         choices=("color", "segmentation"),
         default=None,
-        help="Layer category (default: segmentation if the path says labels/segmentation).",
+        help="Layer category (default: segmentation if the input is named like labels or segmentation).",
     )
     import_.add_argument(
         "--format", choices=sorted(_FORMATS), default="wkw", help="Data format (default: wkw)."

@@ -55,3 +55,11 @@ def test_cli_sort_by_mtime(tmp_path: Path) -> None:
     assert code == 0
     data = Dataset.open(tmp_path / "ds").get_layer("color").get_mag(1).read()[0, 0, 0]
     assert data.tolist() == [3, 1, 4, 0, 2]
+
+
+def test_category_guess_looks_at_the_input_name_only() -> None:
+    from webknossos_like.images.naming import guess_category
+
+    assert guess_category("/data/run1/labels") == "segmentation"
+    assert guess_category("/data/cell_segmentation.ome.tif") == "segmentation"
+    assert guess_category("/home/labelle/raw") == "color"

@@ -198,7 +198,7 @@ class Dataset:
         Input: a folder of 2-D TIFF/PNG/JPEG slices (natural order of the numbers in the names
         unless `z_slices_sort_key`), a multi-page or OME-TIFF, or a NIfTI file. `voxel_size`
         defaults to the one in OME-TIFF, ImageJ or NIfTI metadata. The layer is named after its
-        category (`color`, or `segmentation` when `layer_category` or the path says labels).
+        category (`color`, or `segmentation` when `layer_category` or the input's name says labels).
         Streams one shard-deep slab per task on `executor`; nothing is left at `output_path`
         if it fails. `downsample=True` builds the pyramid too.
         """

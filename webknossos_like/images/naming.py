@@ -62,6 +62,7 @@ def image_files(folder: Path) -> list[Path]:
 
 
 def guess_category(path: str | os.PathLike[str]) -> str:
-    """`segmentation` if the input's path says labels or segmentation, else `color`."""
-    text = os.fspath(path).lower()
+    """`segmentation` if the input's own name (file or folder) says labels or segmentation,
+    else `color`; folders above it are not looked at (`/home/labelle/...` is no hint)."""
+    text = Path(path).name.lower()
     return "segmentation" if "segmentation" in text or "label" in text else "color"
