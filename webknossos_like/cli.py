@@ -608,7 +608,13 @@ def build_parser() -> argparse.ArgumentParser:
     import_.add_argument(
         "--format", choices=sorted(_FORMATS), default="wkw", help="Data format (default: wkw)."
     )
-    import_.add_argument("--chunk-shape", type=_shape, default=None, metavar="N|X,Y,Z")
+    import_.add_argument(
+        "--chunk-shape",
+        type=_shape,
+        default=None,
+        metavar="N|X,Y,Z",
+        help="Chunk shape (default: the format's).",
+    )
     import_.add_argument(
         "--shard-shape",
         type=_shape,

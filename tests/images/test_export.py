@@ -152,3 +152,10 @@ def test_cli_import_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFi
     assert err.startswith("wkl: error: Cannot read image") and "bad.png" in err
     assert err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_unknown_dtype_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_layer(tmp_path, volume()).get_layer("color").get_mag(1).to_images(tmp_path / "in")
+    args = ["import", str(tmp_path / "in"), str(tmp_path / "out"), "--voxel-size", "1"]
+    assert main([*args, "--dtype", "nonsense"]) == 1
+    assert "'nonsense' is not a dtype" in capsys.readouterr().err

@@ -14,7 +14,7 @@ import tifffile
 
 EDGE = 512
 DEPTH = 768  # 192 MiB of uint8 voxels
-BUDGET_MIB = 96  # a handful of 8 MiB slabs (shard depth 32) and the write buffers
+BUDGET_MIB = 128  # a handful of 8 MiB slabs (shard depth 32), write buffers, allocator slack
 SHARD = 32
 
 CHILD = textwrap.dedent(

@@ -22,7 +22,7 @@ import numpy as np
 from .._atomic import TEMP_PREFIX
 from ..dataset._compat import shape_args
 from ..dataset._incomplete import building
-from ..errors import DatasetExistsError, InvalidArgumentError
+from ..errors import DatasetExistsError, DTypeError, InvalidArgumentError
 from ..geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
 from ..parallel import run_tasks
 from .inputs import ImagesArg, open_image_source
@@ -74,7 +74,10 @@ def slab_bounds(first: int, count: int, depth: int, origin: int = 0) -> list[tup
 
 def _layer_dtype(source: ImageSource, category: str, dtype: Any) -> np.dtype[Any]:
     if dtype is not None:
-        chosen: np.dtype[Any] = np.dtype(dtype)
+        try:
+            chosen: np.dtype[Any] = np.dtype(dtype)
+        except TypeError as exc:
+            raise DTypeError(f"{dtype!r} is not a dtype.") from exc
         return chosen
     found: np.dtype[Any] = source.info.dtype
     if category == "color":
