@@ -73,3 +73,34 @@ def test_same_multipage_tiff_same_voxels(tmp_path: Path) -> None:
     theirs = _wk_import(path, tmp_path / "wk")
     mine = _ours(path, tmp_path / "ours")
     np.testing.assert_array_equal(mine.get_layer("color").get_mag(1).read(), theirs)
+
+
+@pytest.mark.parametrize("method", ["from_images", "add_layer_from_images"])
+def test_signature_follows_webknossos(method: str) -> None:
+    import inspect
+
+    ours = inspect.signature(getattr(wkl.Dataset, method)).parameters
+    theirs = inspect.signature(getattr(wk.Dataset, method)).parameters
+
+    def positional(params: object) -> list[str]:
+        return [
+            name
+            for name, p in params.items()  # type: ignore[attr-defined]
+            if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        ]
+
+    assert positional(ours) == positional(theirs)
+    shared = set(ours) & set(theirs)
+    assert {
+        "layer_name",
+        "data_format",
+        "chunk_shape",
+        "shard_shape",
+        "compress",
+        "executor",
+    } <= shared
+    assert "batch_size" in shared and "chunks_per_shard" in shared
+    for name in shared:  # same defaults where both have the argument (None vs unset aside)
+        if name in ("data_format", "topleft", "mag"):
+            continue  # our default format is wkw; Vec3Int/Mag objects vs tuples/ints
+        assert ours[name].default == theirs[name].default, name
