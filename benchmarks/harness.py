@@ -54,6 +54,7 @@ WORKLOAD_MODULES: list[str] = [
     "benchmarks.precomputed_bench",
     "benchmarks.pyramid_bench",
     "benchmarks.zarr3_bench",
+    "benchmarks.images_bench",
 ]
 
 OURS = "ours"

@@ -226,6 +226,65 @@ def _cmd_convert(args: argparse.Namespace) -> None:
     print(f"Converted {count} layer(s) to {target} ({args.format}).")
 
 
+def _voxel_size(text: str) -> tuple[float, float, float]:
+    """`11.2,11.2,25` (or one number for all three axes): a voxel size from the command line."""
+    try:
+        parts = [float(part) for part in text.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) == 1:
+        parts *= 3
+    if len(parts) != 3 or min(parts) <= 0:
+        raise argparse.ArgumentTypeError(f"expected V or X,Y,Z with positive numbers, got {text!r}")
+    return parts[0], parts[1], parts[2]
+
+
+def _cmd_import(args: argparse.Namespace) -> None:
+    from .dataset import Dataset
+    from .images import SORT_KEYS
+
+    with _executor(args) as executor:
+        dataset = Dataset.from_images(
+            args.input,
+            args.output,
+            voxel_size=args.voxel_size,
+            name=args.name,
+            voxel_size_unit=args.unit,
+            layer_name=args.layer_name,
+            layer_category=args.category,
+            data_format=_FORMATS[args.format],
+            chunk_shape=args.chunk_shape,
+            shard_shape=args.shard_shape,
+            compress=args.compress,
+            z_slices_sort_key=SORT_KEYS[args.sort],
+            dtype=args.dtype,
+            downsample=args.downsample,
+            executor=executor,
+        )
+    (layer,) = dataset.layers.values()
+    print(
+        f"Imported {args.input} into {args.output}: layer {layer.name!r} ({layer.category}, "
+        f"{layer.num_channels} x {layer.dtype}, {layer.bounding_box.size.to_tuple()} voxels of "
+        f"{dataset.voxel_size} {dataset.voxel_size_unit}, mags "
+        f"{', '.join(m.to_layer_name() for m in layer.mags)})."
+    )
+
+
+def _cmd_export(args: argparse.Namespace) -> None:
+    from .errors import LayerNotFoundError, MagNotFoundError
+
+    dataset = _open(args.dataset, read_only=True)
+    try:
+        layer = dataset.get_layer(args.layer)
+        view = layer.get_finest_mag() if args.mag is None else layer.get_mag(args.mag)
+    except (LayerNotFoundError, MagNotFoundError) as exc:
+        raise CommandError(str(exc)) from exc
+    with _executor(args) as executor:
+        files = view.to_images(args.out, args.format, executor=executor)
+    what = "OME-TIFF" if args.format == "ome-tiff" else f"{len(files)} {args.format} slice(s)"
+    print(f"Exported layer {layer.name!r} mag {view.mag.to_layer_name()} to {args.out} ({what}).")
+
+
 def _ignored_layers(source: Any, wanted: list[str] | None, ignored: list[str] | None) -> list[str]:
     """The layers to leave out: all but `--layers`, plus `--ignore-layer`; unknown names are
     refused with the names there are."""
@@ -516,6 +575,76 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_parallel_options(convert)
     convert.set_defaults(func=_cmd_convert)
+
+    import_ = commands.add_parser(
+        "import",
+        help="Make a dataset from images: TIFF/PNG/JPEG slices, multi-page or OME-TIFF, NIfTI.",
+    )
+    import_.add_argument("input", help="Folder of slices, glob, TIFF/OME-TIFF or NIfTI file.")
+    import_.add_argument("output", help="New dataset folder.")
+    import_.add_argument(
+        "--voxel-size",
+        type=_voxel_size,
+        default=None,
+        metavar="V|X,Y,Z",
+        help="Voxel size (default: from OME-TIFF, ImageJ or NIfTI metadata).",
+    )
+    import_.add_argument("--unit", default=None, help="Unit of --voxel-size (default: nm).")
+    import_.add_argument("--name", default=None, help="Dataset name (default: the folder name).")
+    import_.add_argument(
+        "--layer-name", default=None, help="Layer name (default: the category, e.g. color)."
+    )
+    import_.add_argument(
+        "--category",
+        choices=("color", "segmentation"),
+        default=None,
+        help="Layer category (default: segmentation if the input is named like labels or segmentation).",
+    )
+    import_.add_argument(
+        "--format", choices=sorted(_FORMATS), default="wkw", help="Data format (default: wkw)."
+    )
+    import_.add_argument(
+        "--chunk-shape",
+        type=_shape,
+        default=None,
+        metavar="N|X,Y,Z",
+        help="Chunk shape (default: the format's).",
+    )
+    import_.add_argument(
+        "--shard-shape",
+        type=_shape,
+        default=None,
+        metavar="N|X,Y,Z",
+        help="Shard shape; the import reads one shard depth of slices per task.",
+    )
+    import_.add_argument(
+        "--compress", action=argparse.BooleanOptionalAction, default=True, help="(default: on)"
+    )
+    import_.add_argument("--dtype", default=None, help="Cast the pixels, e.g. uint8.")
+    import_.add_argument(
+        "--sort",
+        choices=("natural", "name", "mtime"),
+        default="natural",
+        help="Slice order: natural (by the numbers in the names, default), name, mtime.",
+    )
+    import_.add_argument(
+        "--downsample", action="store_true", help="Also build the magnification pyramid."
+    )
+    _add_parallel_options(import_)
+    import_.set_defaults(func=_cmd_import)
+
+    export = commands.add_parser(
+        "export", help="Write a layer as TIFF or PNG slices, or one OME-TIFF file."
+    )
+    export.add_argument("dataset", help="Dataset folder, precomputed folder or URL.")
+    export.add_argument("layer", help="Layer name.")
+    export.add_argument("out", help="Folder for slices, or the .ome.tif file.")
+    export.add_argument(
+        "--format", choices=("tiff", "png", "ome-tiff"), default="tiff", help="(default: tiff)"
+    )
+    export.add_argument("--mag", default=None, help="Mag to export (default: the finest).")
+    _add_parallel_options(export)
+    export.set_defaults(func=_cmd_export)
 
     downsample = commands.add_parser(
         "downsample", help="Build the magnification pyramid of layers."

@@ -16,6 +16,7 @@ __all__ = [
     "DatasetExistsError",
     "DatasetNotFoundError",
     "GeometryError",
+    "ImageFileError",
     "InvalidArgumentError",
     "InvalidMagError",
     "InvalidNameError",
@@ -165,3 +166,15 @@ class StorageError(WebknossosLikeError, OSError):
 
 class CorruptChunkError(StorageError):
     """A chunk or shard file exists but its bytes cannot be decoded; the message names the file."""
+
+
+class ImageFileError(StorageError, ValueError):
+    """An input image cannot be read, or does not fit the stack (shape, dtype, channels).
+
+    The message names the file (also in `path`); an `OSError` and a `ValueError`, so code that
+    catches either for bad input keeps working.
+    """
+
+    def __init__(self, message: str, *, path: object = None) -> None:
+        super().__init__(message)
+        self.path = path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from types import MappingProxyType
@@ -171,6 +171,60 @@ class Dataset(DatasetAliases):
             return dataset
         dataset._init_open(path, read_only)
         return dataset
+
+    @classmethod
+    def from_images(
+        cls,
+        input_path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        output_path: str | os.PathLike[str],
+        voxel_size: tuple[float, float, float] | None = None,
+        name: str | None = None,
+        *,
+        voxel_size_unit: str | None = None,
+        layer_name: str | None = None,
+        layer_category: str | None = None,
+        data_format: str = DEFAULT_DATA_FORMAT,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+        chunks_per_shard: Vec3IntLike | int | None = None,
+        compress: bool = True,
+        z_slices_sort_key: Callable[[Path], Any] | None = None,
+        dtype: Any = None,
+        batch_size: int | None = None,
+        downsample: bool = False,
+        executor: Executor | None = None,
+    ) -> Dataset:
+        """A new dataset at `output_path` with one layer from an image stack (docs/images.md).
+
+        Input: a folder of 2-D TIFF/PNG/JPEG slices (natural order of the numbers in the names
+        unless `z_slices_sort_key`), a multi-page or OME-TIFF, or a NIfTI file. `voxel_size`
+        defaults to the one in OME-TIFF, ImageJ or NIfTI metadata. The layer is named after its
+        category (`color`, or `segmentation` when `layer_category` or the input's name says labels).
+        Streams one shard-deep slab per task on `executor`; nothing is left at `output_path`
+        if it fails. `downsample=True` builds the pyramid too.
+        """
+        from ..images import from_images
+
+        return from_images(
+            cls,
+            input_path,
+            output_path,
+            voxel_size,
+            name,
+            voxel_size_unit=voxel_size_unit,
+            layer_name=layer_name,
+            layer_category=layer_category,
+            data_format=data_format,
+            chunk_shape=chunk_shape,
+            shard_shape=shard_shape,
+            chunks_per_shard=chunks_per_shard,
+            compress=compress,
+            z_slices_sort_key=z_slices_sort_key,
+            dtype=dtype,
+            batch_size=batch_size,
+            downsample=downsample,
+            executor=executor,
+        )
 
     def _init_bare(self, volume: BareVolume, *, read_only: bool) -> None:
         self._path = volume.path
@@ -495,6 +549,52 @@ class Dataset(DatasetAliases):
             num_channels=1 if num_channels is None else num_channels,
             data_format=data_format,
             **kwargs,
+        )
+
+    def add_layer_from_images(
+        self,
+        images: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        layer_name: str,
+        category: str | None = COLOR_CATEGORY,
+        *,
+        data_format: str = DEFAULT_DATA_FORMAT,
+        mag: Any = 1,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+        chunks_per_shard: Vec3IntLike | int | None = None,
+        compress: bool = True,
+        topleft: Vec3IntLike = (0, 0, 0),
+        dtype: Any = None,
+        z_slices_sort_key: Callable[[Path], Any] | None = None,
+        batch_size: int | None = None,
+        downsample: bool = False,
+        executor: Executor | None = None,
+    ) -> Layer:
+        """Add a layer holding an image stack (a folder, glob, file list or one file; see
+        `from_images`) in `mag` at the mag-1 `topleft`; `dtype` casts the pixels.
+
+        Segmentation layers get `largest_segment_id`; `category=None` guesses it from the path.
+        A failed import removes the layer again.
+        """
+        from ..images import add_layer_from_images
+
+        return add_layer_from_images(
+            self,
+            images,
+            layer_name,
+            category,
+            data_format=data_format,
+            mag=mag,
+            chunk_shape=chunk_shape,
+            shard_shape=shard_shape,
+            chunks_per_shard=chunks_per_shard,
+            compress=compress,
+            topleft=topleft,
+            dtype=dtype,
+            z_slices_sort_key=z_slices_sort_key,
+            batch_size=batch_size,
+            downsample=downsample,
+            executor=executor,
         )
 
     def delete_layer(self, layer_name: str) -> None:

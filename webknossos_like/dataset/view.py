@@ -26,6 +26,7 @@ from ._indexing import parse_index
 
 if TYPE_CHECKING:
     import os
+    from pathlib import Path
 
     from PIL import Image
 
@@ -131,6 +132,15 @@ class View(ViewAliases):
         from ..notebook.thumbnail import to_png
 
         to_png(self, path, axis, index, **options)
+
+    def to_images(
+        self, path: str | os.PathLike[str], format: str = "tiff", **options: Any
+    ) -> list[Path]:
+        """Write the view as TIFF or PNG slices into the folder `path`, or as one OME-TIFF
+        file with the voxel size (`format="ome-tiff"`); `webknossos_like.images.to_images`."""
+        from ..images import to_images
+
+        return to_images(self, path, format, **options)
 
     # -- locating regions -----------------------------------------------------------------------
     def _resolve(
