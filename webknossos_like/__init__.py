@@ -18,12 +18,13 @@ from .geometry.nd_bounding_box import NDBoundingBox
 from .geometry.normalized_bounding_box import NormalizedBoundingBox
 from .geometry.vec3_float import Vec3Float
 from .geometry.vec_int import VecInt
-from .properties import DatasetViewConfiguration, LayerViewConfiguration
+from .properties import DatasetViewConfiguration, LayerViewConfiguration, VoxelSize
 from .properties.coordinate_transformations import (
     AffineCoordinateTransformation,
     CoordinateTransformation,
     ThinPlateSplineCoordinateTransformation,
 )
+from .properties.models import LengthUnit
 from .storage.formats import DataFormat
 
 __version__ = "0.1.0"
@@ -42,6 +43,7 @@ __all__ = [
     "DatasetViewConfiguration",
     "Layer",
     "LayerViewConfiguration",
+    "LengthUnit",
     "Mag",
     "MagView",
     "NDBoundingBox",
@@ -50,6 +52,7 @@ __all__ = [
     "Vec3Float",
     "Vec3Int",
     "VecInt",
+    "VoxelSize",
     "View",
     "WebknossosLikeError",
     "__version__",

@@ -153,7 +153,8 @@ def _print_dataset(dataset: Any) -> None:
     from .notebook.html import format_bytes, layer_disk_size
 
     print(
-        f"{dataset.name}: voxel size {dataset.voxel_size} {dataset.voxel_size_unit}  ({dataset.location})"
+        f"{dataset.name}: voxel size {dataset.voxel_size_with_unit.factor} "
+        f"{dataset.voxel_size_unit}  ({dataset.location})"
     )
     for layer in dataset.layers.values():
         box = layer.bounding_box
@@ -265,7 +266,7 @@ def _cmd_import(args: argparse.Namespace) -> None:
     print(
         f"Imported {args.input} into {args.output}: layer {layer.name!r} ({layer.category}, "
         f"{layer.num_channels} x {layer.dtype}, {layer.bounding_box.size.to_tuple()} voxels of "
-        f"{dataset.voxel_size} {dataset.voxel_size_unit}, mags "
+        f"{dataset.voxel_size_with_unit.factor} {dataset.voxel_size_unit}, mags "
         f"{', '.join(m.to_layer_name() for m in layer.mags)})."
     )
 

@@ -100,7 +100,7 @@ def run_demo(
     timings["thumbnails"] = time.perf_counter() - step
 
     print(
-        f"Sample dataset at {target.resolve()}  (voxel size {dataset.voxel_size} {dataset.voxel_size_unit})"
+        f"Sample dataset at {target.resolve()}  (voxel size {dataset.voxel_size_with_unit.factor} {dataset.voxel_size_unit})"
     )
     header = (
         f"  {'layer':<14}{'format':<26}{'dtype':<8}{'mags':<18}{'bounding box':<36}{'on disk':>10}"

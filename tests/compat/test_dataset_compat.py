@@ -600,3 +600,15 @@ def test_data_format_enum(lib: Any, tmp_path: Path) -> None:
         assert layer.data_format == member
     reopened = lib.Dataset.open(tmp_path / "ds")
     assert reopened.get_layer("z").data_format == lib.DataFormat.Zarr3
+
+
+@LIBS
+def test_voxel_size_with_unit(lib: Any, tmp_path: Path) -> None:
+    size = lib.VoxelSize((11.24, 11.24, 25), lib.LengthUnit.MICROMETER)
+    ds = lib.Dataset(tmp_path / "ds", voxel_size_with_unit=size)
+    assert tuple(ds.voxel_size) == (11240.0, 11240.0, 25000.0)  # nanometers, as webknossos
+    reopened = lib.Dataset.open(tmp_path / "ds").voxel_size_with_unit
+    assert reopened.unit == lib.LengthUnit.MICROMETER
+    assert tuple(reopened.to_nanometer()) == (11240.0, 11240.0, 25000.0)
+    raw = json.loads((tmp_path / "ds" / "datasource-properties.json").read_text())
+    assert raw["scale"] == {"factor": [11.24, 11.24, 25.0], "unit": "micrometer"}

@@ -257,7 +257,7 @@ def test_ome_zarr_images_open_as_datasets(tmp_path: Path, version: str, axes: li
     assert ds.read_only
     layer = next(iter(ds.layers.values()))
     assert layer.data_format == "zarr3"
-    assert ds.voxel_size == (0.5, 0.5, 0.5)
+    assert ds.voxel_size_with_unit.factor == (0.5, 0.5, 0.5)
     assert ds.voxel_size_unit == "micrometer"
     assert list(layer.mags) == [wkl.Mag(1), wkl.Mag(2)]
     assert layer.num_channels == (2 if "c" in axes else 1)

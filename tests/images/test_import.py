@@ -105,7 +105,7 @@ def test_imagej_hyperstack_with_channels_and_voxel_size(tmp_path: Path) -> None:
         metadata={"axes": "ZCYX", "spacing": 1.5, "unit": "um"},
     )
     dataset = Dataset.from_images(path, tmp_path / "ds")
-    assert dataset.voxel_size == pytest.approx((0.25, 0.25, 1.5))
+    assert dataset.voxel_size_with_unit.factor == pytest.approx((0.25, 0.25, 1.5))
     assert dataset.voxel_size_unit == "micrometer"
     assert dataset.get_layer("color").num_channels == 2
     np.testing.assert_array_equal(read_all(dataset), volume)
@@ -128,7 +128,7 @@ def test_ome_tiff_voxel_size_and_channels(tmp_path: Path) -> None:
         },
     )
     dataset = Dataset.from_images(path, tmp_path / "ds", data_format="zarr3")
-    assert dataset.voxel_size == pytest.approx((0.1, 0.1, 0.3))
+    assert dataset.voxel_size_with_unit.factor == pytest.approx((0.1, 0.1, 0.3))
     assert dataset.voxel_size_unit == "micrometer"
     np.testing.assert_array_equal(read_all(dataset), volume)
 
@@ -154,7 +154,7 @@ def test_nifti_voxels_and_voxel_size(tmp_path: Path, suffix: str) -> None:
     volume = random_volume("int16", high=3000)
     path = write_nifti(tmp_path / f"brain{suffix}", volume, (0.5, 0.5, 1.2))
     dataset = Dataset.from_images(path, tmp_path / "ds")
-    assert dataset.voxel_size == pytest.approx((0.5, 0.5, 1.2))
+    assert dataset.voxel_size_with_unit.factor == pytest.approx((0.5, 0.5, 1.2))
     assert dataset.voxel_size_unit == "millimeter"
     assert dataset.get_layer("color").dtype == np.int16
     np.testing.assert_array_equal(read_all(dataset), volume)
@@ -247,7 +247,7 @@ def test_missing_voxel_size_is_asked_for(tmp_path: Path) -> None:
 def test_metadata_voxel_size_in_the_unit_asked_for(tmp_path: Path) -> None:
     path = write_nifti(tmp_path / "brain.nii", random_volume("uint8"), (0.5, 0.5, 1.0))
     dataset = Dataset.from_images(path, tmp_path / "ds", voxel_size_unit="micrometer")
-    assert dataset.voxel_size == pytest.approx((500, 500, 1000))
+    assert dataset.voxel_size_with_unit.factor == pytest.approx((500, 500, 1000))
     assert dataset.voxel_size_unit == "micrometer"
 
 

@@ -40,6 +40,7 @@ from ..properties import (
     SegmentationLayerProperties,
     VoxelSize,
     element_class_for,
+    normalize_length_unit,
 )
 from ..storage import ArrayBackend, formats
 from ..storage.format import BareVolume
@@ -84,10 +85,17 @@ class Dataset(DatasetAliases):
         exist_ok: bool = False,
         *,
         voxel_size_unit: str = "nanometer",
+        voxel_size_with_unit: VoxelSize | None = None,
         read_only: bool = False,
     ) -> None:
         """Create a dataset folder (or reopen it with `exist_ok=True`); positional order as in
-        webknossos: path, voxel size, name, exist_ok."""
+        webknossos: path, voxel size, name, exist_ok. `voxel_size_with_unit=VoxelSize(...)`
+        (webknossos' spelling) replaces `voxel_size` and `voxel_size_unit`."""
+        if voxel_size_with_unit is not None:
+            if voxel_size is not None:
+                raise InvalidArgumentError("Pass voxel_size or voxel_size_with_unit, not both.")
+            voxel_size = _voxel_factor(voxel_size_with_unit)
+            voxel_size_unit = normalize_length_unit(voxel_size_with_unit.unit)
         path = Path(dataset_path)
         properties_file = PropertiesFile(path)
         if properties_file.path.exists():
@@ -102,7 +110,8 @@ class Dataset(DatasetAliases):
                 != self._properties.scale.to_nanometer()
             ):
                 raise DatasetExistsError(
-                    f"The dataset at {path} has voxel size {self.voxel_size} {self.voxel_size_unit}, "
+                    f"The dataset at {path} has voxel size {self.voxel_size_with_unit.factor} "
+                    f"{self.voxel_size_unit}, "
                     f"not {tuple(voxel_size)} {voxel_size_unit}."
                 )
             if name is not None and name != self.name:
@@ -239,9 +248,7 @@ class Dataset(DatasetAliases):
         return (Dataset.open, (self._location, self._read_only))
 
     def __repr__(self) -> str:
-        return (
-            f"Dataset({self._location!r}, layers={list(self.layers)}, voxel_size={self.voxel_size})"
-        )
+        return f"Dataset({self._location!r}, layers={list(self.layers)}, voxel_size={self.voxel_size_with_unit.factor})"
 
     def serve(self, **kwargs: Any) -> ServerHandle:
         """Serve every layer as Neuroglancer precomputed over HTTP (`webknossos_like.serve.serve_dataset`)."""
@@ -364,13 +371,20 @@ class Dataset(DatasetAliases):
 
     @property
     def voxel_size(self) -> tuple[float, float, float]:
-        """Physical size of a mag-1 voxel, in `voxel_size_unit`."""
-        return self._properties.scale.factor
+        """Physical size of a mag-1 voxel in nanometers, whatever unit is stored (as in
+        webknossos); `voxel_size_with_unit` holds the stored factor and unit."""
+        return self._properties.scale.to_nanometer()
 
     @property
     def voxel_size_unit(self) -> str:
         """The unit of `voxel_size` (e.g. `nanometer`)."""
         return self._properties.scale.unit
+
+    @property
+    def voxel_size_with_unit(self) -> VoxelSize:
+        """Voxel size and unit together (webknossos' `VoxelSize`, with `to_nanometer()`)."""
+        scale = self._properties.scale
+        return VoxelSize(scale.factor, scale.unit)
 
     @property
     def layers(self) -> Mapping[str, Layer]:
@@ -704,7 +718,7 @@ class Dataset(DatasetAliases):
         """A new dataset whose layers reference this one's mags (`add_layer_as_ref`)."""
         target = Dataset(
             new_dataset_path,
-            voxel_size=self.voxel_size,
+            voxel_size=self.voxel_size_with_unit.factor,
             name=self.name if name is None else name,
             voxel_size_unit=self.voxel_size_unit,
         )
@@ -818,7 +832,7 @@ class Dataset(DatasetAliases):
         chunk_shape, shard_shape = shape_args(chunk_shape, shard_shape, chunks_per_shard)
         target = Dataset(
             new_dataset_path,
-            voxel_size=self.voxel_size if voxel_size is None else voxel_size,
+            voxel_size=self.voxel_size_with_unit.factor if voxel_size is None else voxel_size,
             voxel_size_unit=self.voxel_size_unit,
             name=self.name,
             exist_ok=exist_ok,
@@ -945,3 +959,9 @@ def _copy_layer_metadata(source: Layer, target: Layer) -> None:
         target.default_view_configuration = source.default_view_configuration
     if source.coordinate_transformations:
         target.coordinate_transformations = source.coordinate_transformations
+
+
+def _voxel_factor(size: Any) -> tuple[float, float, float]:
+    """The (x, y, z) factor of our or webknossos' `VoxelSize`."""
+    x, y, z = (float(v) for v in size.factor)
+    return (x, y, z)

@@ -150,7 +150,8 @@ def _voxel_size(
     if layer is None:
         raise InvalidArgumentError("This view belongs to no dataset: pass voxel_size=(x, y, z).")
     dataset = layer.dataset
-    x, y, z = (s * m for s, m in zip(dataset.voxel_size, view.mag.to_tuple(), strict=True))
+    stored = dataset.voxel_size_with_unit.factor
+    x, y, z = (s * m for s, m in zip(stored, view.mag.to_tuple(), strict=True))
     return (x, y, z), dataset.voxel_size_unit
 
 

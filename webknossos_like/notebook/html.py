@@ -247,7 +247,10 @@ def dataset_html(dataset: Dataset) -> str:
         total = ("&gt; " if more else "") + _e(format_bytes(bytes_total))
     summary = [
         ("location", _e(dataset.location)),
-        ("voxel size", _voxel_size_html(dataset.voxel_size, dataset.voxel_size_unit)),
+        (
+            "voxel size",
+            _voxel_size_html(dataset.voxel_size_with_unit.factor, dataset.voxel_size_unit),
+        ),
         ("bounding box", _safe(lambda: _e(_bbox_text(dataset.calculate_bounding_box())))),
         ("layers", str(len(layers))),
         ("on disk", total),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from typing import Any, Final, Literal, TypeAlias
 
@@ -13,6 +14,7 @@ __all__ = [
     "COLOR_CATEGORY",
     "KNOWN_DATA_FORMATS",
     "LENGTH_UNITS",
+    "LengthUnit",
     "LENGTH_UNIT_TO_NANOMETER",
     "SEGMENTATION_CATEGORY",
     "AnyLayerProperties",
@@ -64,6 +66,10 @@ LENGTH_UNIT_TO_NANOMETER: Final[dict[str, float]] = {
     "parsec": 3.085677581e25,
 }
 LENGTH_UNITS: Final = tuple(LENGTH_UNIT_TO_NANOMETER)
+#: webknossos' `LengthUnit` enum (`LengthUnit.NANOMETER == "nanometer"`); plain strings work too.
+LengthUnit = enum.Enum(  # type: ignore[misc]
+    "LengthUnit", {name.upper(): name for name in LENGTH_UNITS}, type=str, module=__name__
+)
 
 # Case-sensitive short forms ("Mm" is megameter, "mm" millimeter), as webknossos' parser accepts them.
 _UNIT_ALIASES: Final[dict[str, str]] = {
@@ -101,6 +107,9 @@ _UNIT_ALIASES: Final[dict[str, str]] = {
 
 def normalize_length_unit(unit: object) -> str:
     """Return the long webknossos name of a length unit ("nm" -> "nanometer"), so files always carry one spelling."""
+    value = getattr(unit, "value", None)  # a LengthUnit member (ours or webknossos')
+    if isinstance(value, str):
+        unit = value
     if isinstance(unit, str):
         if unit in _UNIT_ALIASES:
             return _UNIT_ALIASES[unit]

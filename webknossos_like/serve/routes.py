@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import WebknossosLikeError
 from ..geometry import BoundingBox, Mag, Vec3Int, Vec3IntLike
-from ..properties import LENGTH_UNIT_TO_NANOMETER, PROPERTIES_FILE_NAME
+from ..properties import PROPERTIES_FILE_NAME
 from ..storage.precomputed.codecs import encode_chunk
 from ..storage.precomputed.kvstore import FileKVStore, KVStore
 from ..storage.precomputed.layer import layer_store, read_layer_info
@@ -555,9 +555,8 @@ class Catalog:
     @property
     def voxel_size_nm(self) -> tuple[float, float, float]:
         """The mag-1 voxel size in nanometers."""
-        factor = LENGTH_UNIT_TO_NANOMETER[self._dataset.voxel_size_unit]
         x, y, z = self._dataset.voxel_size
-        return (x * factor, y * factor, z * factor)
+        return (x, y, z)
 
     def layers(self) -> Mapping[str, LayerSource]:
         """The current layers by name."""

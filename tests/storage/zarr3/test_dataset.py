@@ -73,7 +73,7 @@ def test_bare_ome_zarr_04_opens_as_dataset(tmp_path: Path) -> None:
     )
     ds = Dataset.open(tmp_path / "img")
     layer = next(iter(ds.layers.values()))
-    assert ds.voxel_size == pytest.approx((0.2, 0.2, 0.5))
+    assert ds.voxel_size_with_unit.factor == pytest.approx((0.2, 0.2, 0.5))
     assert layer.num_channels == 2 and layer.bounding_box.size == Vec3Int(4, 6, 8)
     assert sorted(m.to_layer_name() for m in layer.mags) == ["1", "2"]
     np.testing.assert_array_equal(layer.get_mag(1).read(), data.transpose(0, 3, 2, 1))

@@ -295,12 +295,8 @@ def roll_forward(layer: Layer, mag: Mag, bbox: BoundingBox) -> bool:
 
 
 def _resolution(layer: Layer, mag: Mag) -> list[float]:
-    factor = {"nanometer": 1.0, "micrometer": 1000.0, "angstrom": 0.1}.get(
-        layer.dataset.voxel_size_unit
-    )
-    if factor is None:
-        factor = layer.dataset._properties.scale.to_nanometer()[0] / layer.dataset.voxel_size[0]
-    return [v * factor * m for v, m in zip(layer.dataset.voxel_size, mag, strict=True)]
+    """The `resolution` of a scale in nanometers (the dataset's voxel size is in nanometers)."""
+    return [v * m for v, m in zip(layer.dataset.voxel_size, mag, strict=True)]
 
 
 def scale_domain(bounding_box: BoundingBox, mag: Mag) -> BoundingBox:

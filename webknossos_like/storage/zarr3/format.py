@@ -189,7 +189,7 @@ def sync_group(layer: Layer) -> None:
         if unit not in LENGTH_UNIT_TO_NANOMETER:
             raise StorageError(f"Unknown length unit {unit!r} for the OME metadata.")
         metadata: dict[str, Any] = layer_group_metadata(
-            layer.name, mags, layer.dataset.voxel_size, unit, layer.num_channels
+            layer.name, mags, layer.dataset.voxel_size_with_unit.factor, unit, layer.num_channels
         )
         layer.path.mkdir(parents=True, exist_ok=True)
         write_json_atomically(layer.path / GROUP_FILE, metadata)
