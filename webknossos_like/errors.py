@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
+    "BucketNotFoundError",
+    "ConcurrentUpdateError",
     "SamplingSchemeError",
     "UnknownModeError",
     "NotASegmentationLayerError",
@@ -165,3 +168,15 @@ class StorageError(WebknossosLikeError, OSError):
 
 class CorruptChunkError(StorageError):
     """A chunk or shard file exists but its bytes cannot be decoded; the message names the file."""
+
+
+class AccessDeniedError(StorageError, PermissionError):
+    """The object store refused the credentials (unknown key, bad signature, access denied)."""
+
+
+class BucketNotFoundError(StorageError, FileNotFoundError):
+    """The bucket of an object-store URL does not exist."""
+
+
+class ConcurrentUpdateError(StorageError):
+    """Another writer changed a metadata object between our read and our conditional write."""

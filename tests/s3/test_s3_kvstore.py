@@ -1,0 +1,114 @@
+"""`S3KVStore` against a real (moto) S3 server: the `KVStore` contract, conditional puts, errors."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from webknossos_like.errors import (
+    AccessDeniedError,
+    BucketNotFoundError,
+    ConcurrentUpdateError,
+    CorruptChunkError,
+    InvalidNameError,
+    ReadOnlyError,
+)
+from webknossos_like.storage.precomputed.kvstore import KVStore, open_kvstore
+from webknossos_like.storage.s3.kvstore import S3KVStore
+
+
+def test_contract_round_trip(bucket: str) -> None:
+    store = open_kvstore(f"s3://{bucket}/vol")
+    assert isinstance(store, S3KVStore) and isinstance(store, KVStore)
+    assert store.get("info") is None
+    store.put("info", b"{}")
+    store.put("1/0-64_0-64_0-64", b"abcdef")
+    assert store.get("info") == b"{}"
+    assert store.get_range("1/0-64_0-64_0-64", 1, 3) == b"bc"
+    assert store.get_range("1/0-64_0-64_0-64", 4, 100) == b"ef"
+    assert store.get_range("1/0-64_0-64_0-64", 10, 20) == b""
+    assert store.get_range("missing", 0, 4) is None
+    assert store.exists("info") and not store.exists("nope")
+    assert sorted(store.list_prefix("")) == ["1/0-64_0-64_0-64", "info"]
+    assert list(store.list_prefix("1/")) == ["1/0-64_0-64_0-64"]
+    assert store.child("1").get("0-64_0-64_0-64") == b"abcdef"
+    assert store.child("1").get("../info") == b"{}"
+    store.delete("info")
+    store.delete("info")
+    assert store.get("info") is None
+
+
+def test_get_many_and_ranges_are_batched(bucket: str) -> None:
+    store = S3KVStore(f"s3://{bucket}/many", concurrency=4)
+    for i in range(20):
+        store.put(f"k{i}", bytes([i]) * 10)
+    found = store.get_many([f"k{i}" for i in range(20)] + ["absent"])
+    assert found["absent"] is None
+    assert all(found[f"k{i}"] == bytes([i]) * 10 for i in range(20))
+    assert store.get_ranges([("k1", 0, 2), ("k2", 5, 7), ("absent", 0, 1)]) == [
+        b"\x01\x01",
+        b"\x02\x02",
+        None,
+    ]
+
+
+def test_max_size_and_bad_keys(bucket: str) -> None:
+    store = S3KVStore(f"s3://{bucket}")
+    store.put("big", b"x" * 100)
+    with pytest.raises(CorruptChunkError, match="big"):
+        store.get("big", max_size=10)
+    with pytest.raises(InvalidNameError):
+        store.put("../escape", b"")
+    with pytest.raises(ReadOnlyError):
+        S3KVStore(f"s3://{bucket}", read_only=True).put("a", b"")
+
+
+def test_pickles_as_spec(bucket: str, s3_env: str) -> None:
+    store = S3KVStore(f"s3://{bucket}/p", storage_options={"endpoint_url": s3_env})
+    store.put("a", b"1")
+    copy = pickle.loads(pickle.dumps(store))
+    assert copy == store and copy.get("a") == b"1"
+
+
+def test_conditional_put(bucket: str) -> None:
+    store = S3KVStore(f"s3://{bucket}")
+    store.put_if("meta", b"v1", None)
+    with pytest.raises(ConcurrentUpdateError, match="meta"):
+        store.put_if("meta", b"again", None)
+    got = store.get_with_etag("meta")
+    assert got is not None and got[0] == b"v1"
+    store.put_if("meta", b"v2", got[1])
+    with pytest.raises(ConcurrentUpdateError, match=f"s3://{bucket}/meta"):
+        store.put_if("meta", b"v3", got[1])  # stale ETag: another writer came first
+    assert store.get("meta") == b"v2"
+
+
+def test_explicit_storage_options(
+    bucket: str, s3_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    opts = {"endpoint_url": s3_env, "key": "k", "secret": "s"}
+    store = open_kvstore(f"s3://{bucket}/x", storage_options=opts)
+    store.put("a", b"1")
+    assert store.get("a") == b"1"
+
+
+def test_missing_bucket_names_url(s3_env: str) -> None:
+    store = S3KVStore("s3://no-such-bucket-here/ds")
+    with pytest.raises(BucketNotFoundError, match="s3://no-such-bucket-here"):
+        store.get("info")
+    with pytest.raises(BucketNotFoundError, match="no-such-bucket-here"):
+        store.put("info", b"{}")
+
+
+def test_bad_credentials_name_url(bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import settings
+
+    store = S3KVStore(f"s3://{bucket}/ds", storage_options={"key": "wrong", "secret": "wrong"})
+    with monkeypatch.context() as patch:
+        patch.setattr(settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)  # moto checks keys now
+        with pytest.raises(AccessDeniedError, match=f"s3://{bucket}/ds/info"):
+            store.get("info")
+        with pytest.raises(PermissionError):
+            store.put("info", b"{}")
