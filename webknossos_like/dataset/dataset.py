@@ -14,6 +14,7 @@ import numpy as np
 
 from .._atomic import TEMP_PREFIX
 from ..errors import (
+    ConcurrentUpdateError,
     DatasetExistsError,
     DatasetNotFoundError,
     DTypeError,
@@ -50,6 +51,7 @@ from .layer import Layer, SegmentationLayer
 
 if TYPE_CHECKING:
     from ..serve import ServerHandle, ViewerLink
+    from ..storage.s3.kvstore import S3KVStore
     from ..storage.format import PropertiesSource
 
 T = TypeVar("T")
@@ -84,9 +86,23 @@ class Dataset:
         *,
         voxel_size_unit: str = "nanometer",
         read_only: bool = False,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
-        """Create a dataset folder (or reopen it with `exist_ok=True`); positional order as in
-        webknossos: path, voxel size, name, exist_ok."""
+        """Create a dataset folder or `s3://` prefix (or reopen it with `exist_ok=True`);
+        positional order as in webknossos: path, voxel size, name, exist_ok.
+        `storage_options` (S3 only): `endpoint_url`, `region`, `key`, `secret`, `profile`..."""
+        if _is_s3(dataset_path):
+            self._create_s3(
+                str(dataset_path),
+                voxel_size,
+                name,
+                exist_ok,
+                voxel_size_unit,
+                read_only,
+                storage_options,
+            )
+            return
+        _refuse_options(dataset_path, storage_options)
         path = Path(dataset_path)
         properties_file = PropertiesFile(path)
         if properties_file.path.exists():
@@ -130,6 +146,78 @@ class Dataset:
         properties_file.save(properties)
         self._init_open(path, read_only=False)
 
+    def _create_s3(
+        self,
+        url: str,
+        voxel_size: tuple[float, float, float] | None,
+        name: str | None,
+        exist_ok: bool,
+        voxel_size_unit: str,
+        read_only: bool,
+        storage_options: Mapping[str, Any] | None,
+    ) -> None:
+        """`__init__` for an `s3://` prefix: the properties object is created with
+        If-None-Match, so two creators never both win; nothing local is created."""
+        from ..storage.s3.kvstore import S3KVStore
+        from ..storage.s3.properties import S3PropertiesFile
+
+        store = S3KVStore(url, storage_options=storage_options, read_only=read_only)
+        properties_file = S3PropertiesFile(store)
+        if not properties_file.exists():
+            if read_only:
+                raise ReadOnlyError(f"Cannot create a dataset at {store.url} read-only.")
+            if voxel_size is None:
+                raise InvalidArgumentError(
+                    "Creating a dataset needs voxel_size, e.g. (11.24, 11.24, 25)."
+                )
+            if next(iter(store.list_prefix("")), None) is not None:
+                raise DatasetExistsError(
+                    f"Cannot create a dataset at {store.url}: the prefix holds objects and no "
+                    "datasource-properties.json."
+                )
+            properties = DatasetProperties(
+                id=DatasetId(name=name or store.location.name),
+                scale=VoxelSize(voxel_size, voxel_size_unit),
+                data_layers=[],
+            )
+            try:
+                properties_file.save(properties)
+            except ConcurrentUpdateError:
+                if not exist_ok:
+                    raise DatasetExistsError(
+                        f"A dataset was created at {store.url} at the same time."
+                    ) from None
+            self._init_s3(store, read_only=False)
+            return
+        if not exist_ok:
+            raise DatasetExistsError(
+                f"A dataset already exists at {store.url}; use Dataset.open() or exist_ok=True."
+            )
+        self._init_s3(store, read_only)
+        if (
+            voxel_size is not None
+            and VoxelSize(voxel_size, voxel_size_unit).to_nanometer()
+            != self._properties.scale.to_nanometer()
+        ):
+            raise DatasetExistsError(
+                f"The dataset at {store.url} has voxel size {self.voxel_size} "
+                f"{self.voxel_size_unit}, not {tuple(voxel_size)} {voxel_size_unit}."
+            )
+
+    def _init_s3(self, store: S3KVStore, read_only: bool) -> None:
+        """Open the dataset whose properties object is at the root of `store`."""
+        from ..storage.s3.path import S3Path
+        from ..storage.s3.properties import S3PropertiesFile
+
+        self._path = S3Path(store)  # type: ignore[assignment]
+        self._read_only = read_only
+        self._properties_file = S3PropertiesFile(store)
+        self._properties = self._properties_file.load()
+        self._layer_objects = {}
+        self._bare = None
+        self._location = store.url
+        self._storage_options = store.options
+
     def _init_open(self, path: Path, read_only: bool) -> None:
         self._path = path
         self._read_only = read_only
@@ -142,15 +230,26 @@ class Dataset:
         finish_interrupted_renames(self)
 
     @classmethod
-    def open(cls, dataset_path: str | os.PathLike[str], read_only: bool = False) -> Dataset:
-        """Open a dataset folder, or a bare volume (a precomputed folder or URL, an OME-Zarr
-        image folder) as a one-layer dataset.
+    def open(
+        cls,
+        dataset_path: str | os.PathLike[str],
+        read_only: bool = False,
+        *,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> Dataset:
+        """Open a dataset folder or `s3://` prefix, or a bare volume (a precomputed folder or
+        URL, an OME-Zarr image) as a one-layer dataset.
 
-        URLs (`https://`, `precomputed://`, `gs://`) are always read-only.
+        HTTP URLs (`https://`, `precomputed://`, `gs://`) are always read-only; `s3://` is read
+        and written through `storage_options` or the usual AWS settings.
         `DatasetNotFoundError` if there is nothing to open at the path.
         """
         dataset = cls.__new__(cls)
         hint, location = formats.split_location(os.fspath(dataset_path))
+        if _is_s3(location):
+            dataset._open_s3(location, read_only, hint, storage_options)
+            return dataset
+        _refuse_options(dataset_path, storage_options)
         if formats.is_url(location):
             volume = formats.open_bare(location, read_only=True, hint=hint)
             if volume is None:
@@ -171,6 +270,29 @@ class Dataset:
         dataset._init_open(path, read_only)
         return dataset
 
+    def _open_s3(
+        self,
+        url: str,
+        read_only: bool,
+        hint: str | None,
+        storage_options: Mapping[str, Any] | None,
+    ) -> None:
+        """`open` for `s3://`: a dataset prefix, else a bare precomputed or OME-Zarr volume."""
+        from ..storage.s3.kvstore import S3KVStore
+
+        store = S3KVStore(url, storage_options=storage_options, read_only=read_only)
+        if hint is None and store.exists(PROPERTIES_FILE_NAME):
+            self._init_s3(store, read_only)
+            return
+        volume = _open_bare_s3(store, read_only=read_only, hint=hint)
+        if volume is None:
+            raise DatasetNotFoundError(
+                f"No dataset at {store.url}: no datasource-properties.json, precomputed info or "
+                "OME-Zarr metadata there."
+            )
+        self._init_bare(volume, read_only=read_only)
+        self._storage_options = store.options
+
     def _init_bare(self, volume: BareVolume, *, read_only: bool) -> None:
         self._path = volume.path
         self._read_only = read_only or volume.read_only
@@ -181,6 +303,9 @@ class Dataset:
         self._location = volume.location
 
     def __reduce__(self) -> tuple[Any, ...]:
+        options = getattr(self, "_storage_options", None)
+        if options is not None:  # S3: workers reopen with the same endpoint and credentials
+            return (_open_s3_dataset, (self._location, self._read_only, options))
         return (Dataset.open, (self._location, self._read_only))
 
     def __repr__(self) -> str:
@@ -830,6 +955,37 @@ def _check_same_layer_kind(existing: Layer, source: Layer) -> None:
             f"Cannot copy layer {source.name!r} into {existing.path}: a layer with other settings "
             f"(category, dtype, channels {mine} instead of {theirs}) is already there."
         )
+
+
+def _is_s3(location: object) -> bool:
+    """Whether a dataset location is an `s3://` URL."""
+    from ..storage.s3.location import is_s3_url
+
+    return isinstance(location, str) and is_s3_url(location)
+
+
+def _refuse_options(location: object, storage_options: Mapping[str, Any] | None) -> None:
+    """`storage_options` only mean something for object storage."""
+    if storage_options:
+        raise InvalidArgumentError(
+            f"storage_options apply to s3:// locations, not to {os.fspath(location)!r}."  # type: ignore[call-overload]
+        )
+
+
+def _open_bare_s3(store: S3KVStore, *, read_only: bool, hint: str | None) -> BareVolume | None:
+    """A bare precomputed volume (an `info` object) at the root of `store`, or None."""
+    if hint not in (None, "neuroglancerPrecomputed") or not store.exists("info"):
+        return None
+    from ..storage.precomputed.bare import load_bare
+    from ..storage.s3.path import S3Path
+
+    path: Any = S3Path(store)
+    return BareVolume(load_bare(store, store.url), store, store.url, path, read_only=read_only)
+
+
+def _open_s3_dataset(location: str, read_only: bool, options: Any) -> Dataset:
+    """Reopen an S3 dataset after unpickling (module-level so it pickles)."""
+    return Dataset.open(location, read_only=read_only, storage_options=options)
 
 
 def _is_own_leftover(name: str) -> bool:

@@ -371,6 +371,19 @@ class S3KVStore:
         keys = (path[len(base) :] for path in found if path.startswith(base))
         return iter(sorted(key for key in keys if key.startswith(prefix)))
 
+    def with_read_only(self, read_only: bool) -> S3KVStore:
+        """This store, read-only or not (self when unchanged)."""
+        if read_only == self._read_only:
+            return self
+        store = S3KVStore(
+            self._location,
+            storage_options=self._options,
+            read_only=read_only,
+            concurrency=self._concurrency,
+        )
+        store._fs_state = self._fs_state
+        return store
+
     def child(self, prefix: str) -> S3KVStore:
         """The store at `prefix` below this one (`..` allowed, within the bucket)."""
         _check_read_key(prefix, self.url, prefix=True)
