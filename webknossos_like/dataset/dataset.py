@@ -51,8 +51,8 @@ from .layer import Layer, SegmentationLayer
 
 if TYPE_CHECKING:
     from ..serve import ServerHandle, ViewerLink
-    from ..storage.s3.kvstore import S3KVStore
     from ..storage.format import PropertiesSource
+    from ..storage.s3.kvstore import S3KVStore
 
 T = TypeVar("T")
 
