@@ -43,7 +43,7 @@ from ..properties import (
     element_class_for,
 )
 from ..storage import ArrayBackend, formats
-from ..storage.format import BareVolume
+from ..storage.format import BareVolume, check_location
 from ._compat import dtype_arg, layer_from_path, shape_args
 from ._naming import validate_layer_name
 from ._rename import finish_interrupted_renames
@@ -538,6 +538,7 @@ class Dataset:
                 f"num_channels must be a positive int, got {num_channels!r}."
             )
         storage_format = formats.get_format(data_format)  # UnsupportedFormatError if unknown
+        check_location(storage_format, self._path)
         data_format = storage_format.name
         box = bounding_box if bounding_box is not None else BoundingBox.empty()
         storage_format.check_box(box)

@@ -49,7 +49,7 @@ from ..properties.coordinate_transformations import (
     coordinate_transformation_from_json,
 )
 from ..storage import ArrayBackend
-from ..storage.format import MagSettings, StorageFormat
+from ..storage.format import MagSettings, StorageFormat, check_location
 from ..storage.formats import get_format
 from ._compat import mag_from_path, shape_args
 from ._incomplete import abandoned_mags, building, marker
@@ -191,12 +191,14 @@ class Layer:
     def _format(self) -> StorageFormat:
         """The format that stores this layer's mags (`storage.formats`)."""
         try:
-            return get_format(self.data_format)
+            storage_format = get_format(self.data_format)
         except UnsupportedFormatError as exc:
             raise UnsupportedFormatError(
                 f"Layer {self._name!r} has data format {self.data_format!r}, which this version "
                 f"cannot read: {exc}"
             ) from None
+        check_location(storage_format, self._dataset.path)
+        return storage_format
 
     @property
     def num_channels(self) -> int:

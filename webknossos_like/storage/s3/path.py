@@ -88,7 +88,29 @@ class S3Path:
     def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
         """Nothing to do: prefixes appear with their first object."""
 
+    def read_bytes(self, max_size: int | None = None) -> bytes:
+        """The object's bytes; `FileNotFoundError` naming the URL if absent."""
+        data = self.parent.store.get(self.name, max_size=max_size)
+        if data is None:
+            raise FileNotFoundError(f"{self} not found")
+        return data
+
+    def write_bytes(self, data: bytes) -> None:
+        """One whole-object PUT."""
+        self.parent.store.put(self.name, data)
+
     def iterdir(self) -> Iterator[S3Path]:
         """The direct children (objects and sub-prefixes), from one listing."""
         names = sorted({key.split("/", 1)[0] for key in self.store.list_prefix("")})
         return iter([self / name for name in names])
+
+
+def is_s3_path(path: object) -> bool:
+    """Whether `path` is an `S3Path` (without importing s3fs for local paths)."""
+    return isinstance(path, S3Path)
+
+
+def tensorstore_kvstore(path: S3Path) -> dict[str, Any]:
+    """tensorstore's `s3` kvstore spec for the prefix `path` (same endpoint and region)."""
+    location = path.location
+    return path.store.options.tensorstore_kvstore(location.bucket, f"{location.prefix}/")

@@ -75,7 +75,11 @@ def layer_group_metadata(
 
 def write_json_atomically(path: str | os.PathLike[str], obj: Any) -> None:
     """Write `obj` as indented JSON (as webknossos formats group metadata), temp file + rename."""
-    atomic_write_text(path, json.dumps(obj, indent=4))
+    text = json.dumps(obj, indent=4)
+    if not isinstance(path, str | os.PathLike):  # an S3Path: one whole-object PUT
+        path.write_bytes(text.encode("utf-8"))
+        return
+    atomic_write_text(path, text)
 
 
 # -- reading ------------------------------------------------------------------------------------
