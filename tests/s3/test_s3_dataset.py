@@ -88,7 +88,7 @@ def test_stale_save_is_refused(bucket: str) -> None:
     a = Dataset(url, voxel_size=(1, 1, 1))
     b = Dataset.open(url)
     a.add_layer("one", "color", data_format="zarr3")
-    with pytest.raises(ConcurrentUpdateError, match="datasource-properties.json"):
+    with pytest.raises(ConcurrentUpdateError, match=r"datasource-properties\.json"):
         b._properties_file.save(b._properties)  # a blind overwrite would drop layer "one"
     assert list(Dataset.open(url).layers) == ["one"]
 

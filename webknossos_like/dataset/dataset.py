@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
@@ -146,78 +146,6 @@ class Dataset:
         properties_file.save(properties)
         self._init_open(path, read_only=False)
 
-    def _create_s3(
-        self,
-        url: str,
-        voxel_size: tuple[float, float, float] | None,
-        name: str | None,
-        exist_ok: bool,
-        voxel_size_unit: str,
-        read_only: bool,
-        storage_options: Mapping[str, Any] | None,
-    ) -> None:
-        """`__init__` for an `s3://` prefix: the properties object is created with
-        If-None-Match, so two creators never both win; nothing local is created."""
-        from ..storage.s3.kvstore import S3KVStore
-        from ..storage.s3.properties import S3PropertiesFile
-
-        store = S3KVStore(url, storage_options=storage_options, read_only=read_only)
-        properties_file = S3PropertiesFile(store)
-        if not properties_file.exists():
-            if read_only:
-                raise ReadOnlyError(f"Cannot create a dataset at {store.url} read-only.")
-            if voxel_size is None:
-                raise InvalidArgumentError(
-                    "Creating a dataset needs voxel_size, e.g. (11.24, 11.24, 25)."
-                )
-            if next(iter(store.list_prefix("")), None) is not None:
-                raise DatasetExistsError(
-                    f"Cannot create a dataset at {store.url}: the prefix holds objects and no "
-                    "datasource-properties.json."
-                )
-            properties = DatasetProperties(
-                id=DatasetId(name=name or store.location.name),
-                scale=VoxelSize(voxel_size, voxel_size_unit),
-                data_layers=[],
-            )
-            try:
-                properties_file.save(properties)
-            except ConcurrentUpdateError:
-                if not exist_ok:
-                    raise DatasetExistsError(
-                        f"A dataset was created at {store.url} at the same time."
-                    ) from None
-            self._init_s3(store, read_only=False)
-            return
-        if not exist_ok:
-            raise DatasetExistsError(
-                f"A dataset already exists at {store.url}; use Dataset.open() or exist_ok=True."
-            )
-        self._init_s3(store, read_only)
-        if (
-            voxel_size is not None
-            and VoxelSize(voxel_size, voxel_size_unit).to_nanometer()
-            != self._properties.scale.to_nanometer()
-        ):
-            raise DatasetExistsError(
-                f"The dataset at {store.url} has voxel size {self.voxel_size} "
-                f"{self.voxel_size_unit}, not {tuple(voxel_size)} {voxel_size_unit}."
-            )
-
-    def _init_s3(self, store: S3KVStore, read_only: bool) -> None:
-        """Open the dataset whose properties object is at the root of `store`."""
-        from ..storage.s3.path import S3Path
-        from ..storage.s3.properties import S3PropertiesFile
-
-        self._path = S3Path(store)  # type: ignore[assignment]
-        self._read_only = read_only
-        self._properties_file = S3PropertiesFile(store)
-        self._properties = self._properties_file.load()
-        self._layer_objects = {}
-        self._bare = None
-        self._location = store.url
-        self._storage_options = store.options
-
     def _init_open(self, path: Path, read_only: bool) -> None:
         self._path = path
         self._read_only = read_only
@@ -301,6 +229,79 @@ class Dataset:
         self._layer_objects = {}
         self._bare = volume
         self._location = volume.location
+
+    def _create_s3(
+        self,
+        url: str,
+        voxel_size: tuple[float, float, float] | None,
+        name: str | None,
+        exist_ok: bool,
+        voxel_size_unit: str,
+        read_only: bool,
+        storage_options: Mapping[str, Any] | None,
+    ) -> None:
+        """`__init__` for an `s3://` prefix: the properties object is created with
+        If-None-Match, so two creators never both win; nothing local is created."""
+        from ..storage.s3.kvstore import S3KVStore
+        from ..storage.s3.properties import S3PropertiesFile
+
+        store = S3KVStore(url, storage_options=storage_options, read_only=read_only)
+        properties_file = S3PropertiesFile(store)
+        if not properties_file.exists():
+            if read_only:
+                raise ReadOnlyError(f"Cannot create a dataset at {store.url} read-only.")
+            if voxel_size is None:
+                raise InvalidArgumentError(
+                    "Creating a dataset needs voxel_size, e.g. (11.24, 11.24, 25)."
+                )
+            if next(iter(store.list_prefix("")), None) is not None:
+                raise DatasetExistsError(
+                    f"Cannot create a dataset at {store.url}: the prefix holds objects and no "
+                    "datasource-properties.json."
+                )
+            properties = DatasetProperties(
+                id=DatasetId(name=name or store.location.name),
+                scale=VoxelSize(voxel_size, voxel_size_unit),
+                data_layers=[],
+            )
+            try:
+                properties_file.save(properties)
+            except ConcurrentUpdateError:
+                if not exist_ok:
+                    raise DatasetExistsError(
+                        f"A dataset was created at {store.url} at the same time."
+                    ) from None
+            self._init_s3(store, read_only=False)
+            return
+        if not exist_ok:
+            raise DatasetExistsError(
+                f"A dataset already exists at {store.url}; use Dataset.open() or exist_ok=True."
+            )
+        self._init_s3(store, read_only)
+        if (
+            voxel_size is not None
+            and VoxelSize(voxel_size, voxel_size_unit).to_nanometer()
+            != self._properties.scale.to_nanometer()
+        ):
+            raise DatasetExistsError(
+                f"The dataset at {store.url} has voxel size {self.voxel_size} "
+                f"{self.voxel_size_unit}, not {tuple(voxel_size)} {voxel_size_unit}."
+            )
+
+    def _init_s3(self, store: S3KVStore, read_only: bool) -> None:
+        """Open the dataset whose properties object is at the root of `store`."""
+        from ..storage.s3.path import S3Path
+        from ..storage.s3.properties import S3PropertiesFile
+
+        # S3Path offers the Path operations the object model uses (and no `__fspath__`).
+        self._path = cast(Path, S3Path(store))
+        self._read_only = read_only
+        self._properties_file = S3PropertiesFile(store)
+        self._properties = self._properties_file.load()
+        self._layer_objects = {}
+        self._bare = None
+        self._location = store.url
+        self._storage_options = store.options
 
     def __reduce__(self) -> tuple[Any, ...]:
         options = getattr(self, "_storage_options", None)
@@ -980,7 +981,7 @@ def _open_bare_s3(store: S3KVStore, *, read_only: bool, hint: str | None) -> Bar
     from ..storage.precomputed.bare import load_bare
     from ..storage.s3.path import S3Path
 
-    path: Any = S3Path(store)
+    path = cast(Path, S3Path(store))
     return BareVolume(load_bare(store, store.url), store, store.url, path, read_only=read_only)
 
 

@@ -54,7 +54,8 @@ def layer_store(layer: Layer) -> KVStore:
         return root
     remote = _object_store(layer)
     if remote is not None:
-        return remote.child(layer.name)
+        child: KVStore = remote.child(layer.name)
+        return child
     # Fenced at the dataset folder: no key of this layer can write outside the dataset.
     return FileKVStore(layer.dataset.path, read_only=layer.read_only).child(layer.name)
 

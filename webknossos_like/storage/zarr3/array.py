@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -58,7 +58,8 @@ class Zarr3Array:
         read_only: bool = False,
         axes: Sequence[object] | None = None,
     ) -> None:
-        self._path: Any = path if is_s3_path(path) else Path(path)
+        # An S3Path (no `__fspath__`) stands in for a Path on object storage.
+        self._path: Path = cast(Path, path) if is_s3_path(path) else Path(path)
         self._axes = None if axes is None else tuple(_axis_name(a) for a in axes)
         self._meta: ArrayMetadata = load_array_metadata(self._path)
         names = self._axes if self._axes is not None else self._meta.dimension_names
@@ -95,7 +96,7 @@ class Zarr3Array:
         if not size.is_positive():
             raise InvalidArgumentError(f"shape must be non-negative, got {size}.")
         check_layout(dtype, num_channels, chunk, shard)
-        target: Any = path if is_s3_path(path) else Path(path)
+        target: Path = cast(Path, path) if is_s3_path(path) else Path(path)
         if (target / V3_FILE).exists():
             raise StorageError(f"{target} already holds a Zarr array.")
         spec = {
