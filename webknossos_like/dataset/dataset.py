@@ -212,7 +212,9 @@ class Dataset:
         if hint is None and store.exists(PROPERTIES_FILE_NAME):
             self._init_s3(store, read_only)
             return
-        volume = _open_bare_s3(store, read_only=read_only, hint=hint)
+        from ..storage.s3.bare import open_bare_s3
+
+        volume = open_bare_s3(store, read_only=read_only, hint=hint)
         if volume is None:
             raise DatasetNotFoundError(
                 f"No dataset at {store.url}: no datasource-properties.json, precomputed info or "
@@ -972,17 +974,6 @@ def _refuse_options(location: object, storage_options: Mapping[str, Any] | None)
         raise InvalidArgumentError(
             f"storage_options apply to s3:// locations, not to {os.fspath(location)!r}."  # type: ignore[call-overload]
         )
-
-
-def _open_bare_s3(store: S3KVStore, *, read_only: bool, hint: str | None) -> BareVolume | None:
-    """A bare precomputed volume (an `info` object) at the root of `store`, or None."""
-    if hint not in (None, "neuroglancerPrecomputed") or not store.exists("info"):
-        return None
-    from ..storage.precomputed.bare import load_bare
-    from ..storage.s3.path import S3Path
-
-    path = cast(Path, S3Path(store))
-    return BareVolume(load_bare(store, store.url), store, store.url, path, read_only=read_only)
 
 
 def _open_s3_dataset(location: str, read_only: bool, options: Any) -> Dataset:
