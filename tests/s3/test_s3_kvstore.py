@@ -112,3 +112,42 @@ def test_bad_credentials_name_url(bucket: str, monkeypatch: pytest.MonkeyPatch) 
             store.get("info")
         with pytest.raises(PermissionError):
             store.put("info", b"{}")
+
+
+def test_precomputed_reads_overlap_requests(bucket: str) -> None:
+    """A read of many chunks has several requests in flight at once, at most `concurrency`
+    (the real store's `get`, wrapped to count requests in flight)."""
+    import threading
+    import time
+
+    import numpy as np
+
+    from webknossos_like import Dataset
+
+    ds = Dataset(f"s3://{bucket}/ds", voxel_size=(1, 1, 1))
+    mag = ds.add_layer("c", "color", data_format="neuroglancerPrecomputed").add_mag(1)
+    data = np.random.default_rng(0).integers(0, 255, size=(128, 128, 128), dtype=np.uint8)
+    mag.write(data)
+    from webknossos_like.storage.s3.kvstore import S3KVStore
+
+    active, peak, lock = [0], [0], threading.Lock()
+    original = S3KVStore.get
+
+    def slow_get(self: S3KVStore, key: str, **kwargs: object) -> bytes | None:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        try:
+            time.sleep(0.05)
+            return original(self, key, **kwargs)  # type: ignore[arg-type]
+        finally:
+            with lock:
+                active[0] -= 1
+
+    S3KVStore.get = slow_get  # type: ignore[method-assign]
+    try:
+        got = Dataset.open(f"s3://{bucket}/ds").get_layer("c").get_mag(1).read()
+    finally:
+        S3KVStore.get = original  # type: ignore[method-assign]
+    np.testing.assert_array_equal(got[0], data)
+    assert 1 < peak[0] <= 16

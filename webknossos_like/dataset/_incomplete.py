@@ -56,7 +56,7 @@ def _building_objects(layer_path: Path, mags: Iterable[Mag]) -> Iterator[None]:
     (docs/reliability.md): a marker found by the next build is taken as abandoned."""
     names = [f"{MARKER_PREFIX}{mag.to_layer_name()}{MARKER_SUFFIX}" for mag in mags]
     for name in names:
-        (layer_path / name).write_bytes(b"")  # type: ignore[arg-type]
+        (layer_path / name).write_bytes(b"")
     try:
         yield
     finally:

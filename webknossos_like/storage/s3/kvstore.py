@@ -93,6 +93,11 @@ class S3KVStore:
         return not self._read_only
 
     @property
+    def parallel_reads(self) -> int:
+        """Requests one read call may have in flight (`fanout`, `get_many`)."""
+        return self._concurrency
+
+    @property
     def read_only(self) -> bool:
         """Whether writes are refused."""
         return self._read_only
