@@ -129,3 +129,17 @@ def test_explicit_endpoint_without_env(
     import pickle
 
     assert pickle.loads(pickle.dumps(again)).get_layer("c").get_mag(1).read().sum() == 512
+
+
+def test_delete_layer_and_mag_and_refuse_rename(bucket: str, s3_env: str) -> None:
+    ds = Dataset(f"s3://{bucket}/ds", voxel_size=(1, 1, 1))
+    layer = ds.add_layer("c", "color", data_format="neuroglancerPrecomputed")
+    layer.add_mag(1).write(np.ones((32, 32, 32), np.uint8))
+    layer.add_mag(2).write(np.ones((16, 16, 16), np.uint8))
+    layer.delete_mag(2)
+    assert [m.to_layer_name() for m in Dataset.open(ds.location).get_layer("c").mags] == ["1"]
+    with pytest.raises(UnsupportedFormatError, match="no rename"):
+        layer.name = "d"
+    ds.delete_layer("c")
+    assert not [k for k in _keys(s3_env, bucket) if k.startswith("ds/c/")]
+    assert list(Dataset.open(ds.location).layers) == []

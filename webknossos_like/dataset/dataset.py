@@ -44,6 +44,7 @@ from ..properties import (
 )
 from ..storage import ArrayBackend, formats
 from ..storage.format import BareVolume, check_location
+from ..storage.s3.path import remove_tree
 from ._compat import dtype_arg, layer_from_path, shape_args
 from ._naming import validate_layer_name
 from ._rename import finish_interrupted_renames
@@ -638,7 +639,9 @@ class Dataset:
         self._update(remove)
         self._layer_objects.pop(layer_name, None)
         path = layer.path
-        if path.is_symlink():
+        if remove_tree(path):
+            pass
+        elif path.is_symlink():
             path.unlink()
         elif path.exists():
             shutil.rmtree(path)

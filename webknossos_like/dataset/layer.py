@@ -51,6 +51,7 @@ from ..properties.coordinate_transformations import (
 from ..storage import ArrayBackend
 from ..storage.format import MagSettings, StorageFormat, check_location
 from ..storage.formats import get_format
+from ..storage.s3.path import is_s3_path, remove_tree
 from ._compat import mag_from_path, shape_args
 from ._incomplete import abandoned_mags, building, marker
 from ._naming import validate_layer_name
@@ -123,6 +124,11 @@ class Layer:
         validate_layer_name(new_name)
         if new_name == self._name:
             return
+        if is_s3_path(self.path):
+            raise UnsupportedFormatError(
+                f"Cannot rename layer {self._name!r} at {self._dataset.location}: object storage "
+                "has no rename (copy the layer under the new name, then delete it)."
+            )
         old_name, old_path = self._name, self.path
         new_path = self._dataset.path / new_name
         dataset_path = self._dataset.path
@@ -588,7 +594,9 @@ class Layer:
             view._array.close()
         self._format.remove_mag(self, view.path, listed=True)
         if not self._is_foreign(view.path):
-            if view.path.is_symlink():
+            if remove_tree(view.path):
+                pass
+            elif view.path.is_symlink():
                 view.path.unlink()
             else:
                 shutil.rmtree(view.path, ignore_errors=True)

@@ -99,10 +99,23 @@ class S3Path:
         """One whole-object PUT."""
         self.parent.store.put(self.name, data)
 
+    def rmtree(self) -> None:
+        """Delete every object below this prefix, one by one (not atomic)."""
+        for key in list(self.store.list_prefix("")):
+            self.store.delete(key)
+
     def iterdir(self) -> Iterator[S3Path]:
         """The direct children (objects and sub-prefixes), from one listing."""
         names = sorted({key.split("/", 1)[0] for key in self.store.list_prefix("")})
         return iter([self / name for name in names])
+
+
+def remove_tree(path: object) -> bool:
+    """Delete an S3 prefix and return True, or return False for a local path (caller's job)."""
+    if not isinstance(path, S3Path):
+        return False
+    path.rmtree()
+    return True
 
 
 def is_s3_path(path: object) -> bool:
