@@ -47,7 +47,7 @@ def bucket(s3_env: str) -> Iterator[str]:
     """A fresh, empty bucket for one test (made with boto3, no region: moto's default)."""
     import boto3
 
-    name = f"test-{uuid.uuid4().hex[:12]}"
+    name = f"bucket-{uuid.uuid4().hex[:12]}"  # "bucket" in the name: not mistaken for an error
     client = boto3.client(
         "s3", endpoint_url=s3_env, aws_access_key_id=KEY, aws_secret_access_key=SECRET
     )

@@ -143,3 +143,14 @@ def test_delete_layer_and_mag_and_refuse_rename(bucket: str, s3_env: str) -> Non
     ds.delete_layer("c")
     assert not [k for k in _keys(s3_env, bucket) if k.startswith("ds/c/")]
     assert list(Dataset.open(ds.location).layers) == []
+
+
+def test_bare_ome_zarr_and_precomputed_prefixes_open(bucket: str) -> None:
+    data = np.arange(40 * 30 * 20, dtype=np.uint8).reshape(40, 30, 20)
+    ds = Dataset(f"s3://{bucket}/ds", voxel_size=(2, 2, 2))
+    ds.add_layer("z", "color", data_format="zarr3").add_mag(1).write(data)
+    ds.add_layer("p", "color", data_format="neuroglancerPrecomputed").add_mag(1).write(data)
+    for name in ("z", "p"):
+        bare = Dataset.open(f"s3://{bucket}/ds/{name}")
+        (layer,) = bare.layers.values()
+        np.testing.assert_array_equal(layer.get_mag(1).read()[0, :40, :30, :20], data)

@@ -151,3 +151,10 @@ def test_precomputed_reads_overlap_requests(bucket: str) -> None:
         S3KVStore.get = original  # type: ignore[method-assign]
     np.testing.assert_array_equal(got[0], data)
     assert 1 < peak[0] <= 16
+
+
+def test_empty_object_with_max_size(bucket: str) -> None:
+    store = S3KVStore(f"s3://{bucket}")
+    store.put("empty", b"")
+    assert store.get("empty", max_size=10) == b""
+    assert store.get("absent", max_size=10) is None

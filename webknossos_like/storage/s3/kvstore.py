@@ -33,6 +33,12 @@ DEFAULT_CONCURRENCY = 16
 _DENIED_CODES = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken")
 
 
+def _no_bucket(exc: BaseException) -> bool:
+    """Whether an s3fs error says the bucket (not the key) is missing."""
+    text = f"{type(exc).__name__}: {exc}"
+    return "NoSuchBucket" in text or "bucket does not exist" in text
+
+
 def _normalize(location: str) -> str:
     """`posixpath.normpath` for keys that may climb with `..` (reads only)."""
     parts: list[str] = []
@@ -152,7 +158,7 @@ class S3KVStore:
                 f"{url}: access denied while trying to {action} ({text}); check the credentials "
                 "(AWS_ACCESS_KEY_ID / AWS_PROFILE / storage_options) and the endpoint"
             )
-        if "NoSuchBucket" in text or "bucket does not exist" in text:
+        if _no_bucket(exc):
             return BucketNotFoundError(
                 f"{url}: the bucket {self._location.bucket!r} does not exist ({action})"
             )
@@ -184,10 +190,14 @@ class S3KVStore:
             else:
                 data = self.fs.cat_file(self._path(key), start=0, end=max_size + 1)
         except FileNotFoundError as exc:
-            if "bucket" in str(exc):
+            if _no_bucket(exc):
                 raise self._error(exc, url, "read") from exc
             self._missing(url)
             return None
+        except OSError as exc:
+            if "not satisfiable" not in str(exc):  # else: an empty object, ranged
+                raise self._error(exc, url, "read") from exc
+            return b"" if self.exists(key) else None
         except Exception as exc:
             raise self._error(exc, url, "read") from exc
         if max_size is not None and len(data) > max_size:
@@ -234,7 +244,7 @@ class S3KVStore:
         """A `cat`/`cat_ranges` result: bytes, None for a missing key, else our error."""
         if isinstance(value, bytes | bytearray):
             return bytes(value)
-        if isinstance(value, FileNotFoundError) and "bucket" not in str(value):
+        if isinstance(value, FileNotFoundError) and not _no_bucket(value):
             self._missing(url)
             return None
         if isinstance(value, OSError) and "not satisfiable" in str(value):

@@ -69,6 +69,14 @@ class S3Path:
             raise ValueError(f"{self} is not below {other}")
         return mine.prefix[len(start) :]
 
+    def is_relative_to(self, other: S3Path) -> bool:
+        """Whether this prefix lies below (or is) `other`."""
+        try:
+            self.relative_to(other)
+        except ValueError:
+            return False
+        return True
+
     def is_symlink(self) -> bool:
         """Never."""
         return False
