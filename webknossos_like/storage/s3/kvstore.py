@@ -20,6 +20,7 @@ from ...errors import (
     InvalidArgumentError,
     ReadOnlyError,
     StorageError,
+    UnsupportedFormatError,
 )
 from ..precomputed._inflate import too_large
 from ..precomputed.kvstore import _check_range, _check_read_key, _check_write_key
@@ -136,7 +137,13 @@ class S3KVStore:
             with self._guard:
                 state = self._fs_state
                 if state is None or state[0] != os.getpid():
-                    import s3fs
+                    try:
+                        import s3fs
+                    except ImportError as exc:
+                        raise UnsupportedFormatError(
+                            f"{self.url}: s3:// locations need s3fs; install it with "
+                            "pip install 'webknossos_like[s3]'."
+                        ) from exc
 
                     state = (os.getpid(), s3fs.S3FileSystem(**self._options.s3fs_kwargs()))
                     self._fs_state = state
