@@ -154,3 +154,23 @@ def test_bare_ome_zarr_and_precomputed_prefixes_open(bucket: str) -> None:
         bare = Dataset.open(f"s3://{bucket}/ds/{name}")
         (layer,) = bare.layers.values()
         np.testing.assert_array_equal(layer.get_mag(1).read()[0, :40, :30, :20], data)
+
+
+@pytest.mark.parametrize("data_format", ["neuroglancerPrecomputed", "zarr3"])
+def test_settings_from_aws_config_files(
+    bucket: str, s3_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_format: str
+) -> None:
+    """Endpoint, region and credentials from the AWS config and credentials files only."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    config, credentials = tmp_path / "config", tmp_path / "credentials"
+    config.write_text(f"[profile lab]\nregion = us-east-1\nendpoint_url = {s3_env}\n")
+    credentials.write_text(f"[lab]\naws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_PROFILE", "lab")
+    ds = Dataset(f"s3://{bucket}/ds", voxel_size=(1, 1, 1))
+    data = np.arange(32 * 32 * 32, dtype=np.uint32).astype(np.uint8).reshape(32, 32, 32)
+    ds.add_layer("c", "color", data_format=data_format).add_mag(1).write(data)
+    got = Dataset.open(f"s3://{bucket}/ds").get_layer("c").get_mag(1).read()
+    np.testing.assert_array_equal(got[0], data)

@@ -66,12 +66,23 @@ class S3Options:
 
     @property
     def resolved_endpoint(self) -> str | None:
-        """The endpoint to use: explicit, else `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`."""
+        """The endpoint to use: explicit, else `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`, else
+        `endpoint_url` of the profile in the AWS config file (what botocore would use)."""
         return (
             self.endpoint_url
             or os.environ.get("AWS_ENDPOINT_URL_S3")
             or os.environ.get("AWS_ENDPOINT_URL")
-            or None
+            or _profile_setting(self.profile, "endpoint_url")
+        )
+
+    @property
+    def resolved_region(self) -> str | None:
+        """The region: explicit, else `AWS_REGION` / `AWS_DEFAULT_REGION`, else the profile's."""
+        return (
+            self.region
+            or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or _profile_setting(self.profile, "region")
         )
 
     def s3fs_kwargs(self) -> dict[str, Any]:
@@ -99,13 +110,48 @@ class S3Options:
         endpoint = self.resolved_endpoint
         if endpoint:
             spec["endpoint"] = endpoint
-        region = self.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        region = self.resolved_region
         if region:
             spec["aws_region"] = region
         elif endpoint:
             spec["aws_region"] = "us-east-1"  # custom endpoints: no region lookup via AWS
         if self.anon:
             spec["aws_credentials"] = {"type": "anonymous"}
-        elif self.profile is not None:
-            spec["aws_credentials"] = {"type": "profile", "profile": self.profile}
+        elif self.profile is not None or (
+            os.environ.get("AWS_PROFILE") and not os.environ.get("AWS_ACCESS_KEY_ID")
+        ):
+            # tensorstore's default chain does not follow AWS_PROFILE and the file variables
+            creds: dict[str, Any] = {
+                "type": "profile",
+                "profile": self.profile or os.environ["AWS_PROFILE"],
+            }
+            for key, variable in (
+                ("credentials_file", "AWS_SHARED_CREDENTIALS_FILE"),
+                ("config_file", "AWS_CONFIG_FILE"),
+            ):
+                if os.environ.get(variable):
+                    creds[key] = os.environ[variable]
+            spec["aws_credentials"] = creds
         return spec
+
+
+def _profile_setting(profile: str | None, name: str) -> str | None:
+    """A setting of the AWS profile (`AWS_PROFILE` or `default`) in `~/.aws/config`, read by
+    botocore (a `services` section's `s3` entry wins over the profile's own), or None."""
+    try:
+        import botocore.session
+    except ImportError:
+        return None
+    try:
+        session = botocore.session.Session(profile=profile)
+        config = session.get_scoped_config()
+    except Exception:  # a missing profile or unreadable file: botocore will say so itself
+        return None
+    services = config.get("services")
+    if isinstance(services, str):
+        section = session.full_config.get("services", {}).get(services, {})
+        value = section.get("s3", {}).get(name)
+        if isinstance(value, str) and value:
+            return value
+    value = config.get(name)
+    return value if isinstance(value, str) and value else None
