@@ -158,3 +158,13 @@ def test_empty_object_with_max_size(bucket: str) -> None:
     store.put("empty", b"")
     assert store.get("empty", max_size=10) == b""
     assert store.get("absent", max_size=10) is None
+
+
+def test_has_keys(bucket: str) -> None:
+    store = S3KVStore(f"s3://{bucket}/a")
+    assert not store.has_keys()
+    store.put("deep/down/key", b"1")
+    assert store.has_keys() and store.child("deep").has_keys()
+    assert not S3KVStore(f"s3://{bucket}/ab").has_keys()  # a prefix, not a folder
+    with pytest.raises(BucketNotFoundError):
+        S3KVStore("s3://no-such-bucket-x/a").has_keys()

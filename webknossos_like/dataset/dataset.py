@@ -257,7 +257,7 @@ class Dataset:
                 raise InvalidArgumentError(
                     "Creating a dataset needs voxel_size, e.g. (11.24, 11.24, 25)."
                 )
-            if next(iter(store.list_prefix("")), None) is not None:
+            if store.has_keys():
                 raise DatasetExistsError(
                     f"Cannot create a dataset at {store.url}: the prefix holds objects and no "
                     "datasource-properties.json."

@@ -406,6 +406,16 @@ class S3KVStore:
         store._fs_state = self._fs_state
         return store
 
+    def has_keys(self) -> bool:
+        """Whether any object lies below the root (one LIST request for one key)."""
+        bucket = self._location.bucket
+        prefix = f"{self._location.prefix}/" if self._location.prefix else ""
+        try:
+            reply = self.fs.call_s3("list_objects_v2", Bucket=bucket, Prefix=prefix, MaxKeys=1)
+        except Exception as exc:
+            raise self._error(exc, self.url, "list") from exc
+        return bool(reply.get("KeyCount") or reply.get("Contents"))
+
     def child(self, prefix: str) -> S3KVStore:
         """The store at `prefix` below this one (`..` allowed, within the bucket)."""
         _check_read_key(prefix, self.url, prefix=True)

@@ -87,7 +87,7 @@ class S3Path:
 
     def is_dir(self) -> bool:
         """Whether any object lies below this prefix."""
-        return next(iter(self.store.list_prefix("")), None) is not None
+        return self.store.has_keys()
 
     def exists(self) -> bool:
         """An object with this key or objects below it."""
