@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import os
 import stat
 import threading
@@ -23,15 +24,34 @@ from filelock import FileLock
 
 from .errors import StorageError
 
-__all__ = ["ExclusiveLock", "HeldMarker", "SharedExclusiveLock", "exclusive_lock"]
+__all__ = [
+    "LOCK_DIR_VARIABLE",
+    "ExclusiveLock",
+    "HeldMarker",
+    "SharedExclusiveLock",
+    "exclusive_lock",
+]
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
+#: Set to a folder to keep lock files out of datasets (one file per lock, named by a hash of
+#: its resolved in-dataset path). Every process writing a dataset must see the same folder:
+#: on a cluster sharing a dataset over NFS, point it at a folder on that NFS.
+LOCK_DIR_VARIABLE = "WKL_LOCK_DIR"
+
+
 def _lock_key(path: Path) -> str:
-    """The lock file's path with its folder resolved but not the file itself (it may be a link)."""
-    return os.path.join(os.path.realpath(path.parent), path.name)
+    """The lock file's path with its folder resolved but not the file itself (it may be a link);
+    under `$WKL_LOCK_DIR` when that is set, so copies and syncs of the dataset ship no locks."""
+    key = os.path.join(os.path.realpath(path.parent), path.name)
+    lock_dir = os.environ.get(LOCK_DIR_VARIABLE)
+    if not lock_dir:
+        return key
+    os.makedirs(lock_dir, exist_ok=True)
+    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:40]
+    return os.path.join(os.path.realpath(lock_dir), f"{digest}{path.name}")
 
 
 def _open_lock_file(path: str) -> int:

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from ._atomic import TEMP_PREFIX
 from .errors import WebknossosLikeError
+from .storage.s3.location import is_s3_url
 
 _FORMATS = {
     "wkw": "wkw",
@@ -108,7 +109,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
 
 
 def _cmd_info(args: argparse.Namespace) -> None:
-    path = Path(args.path)
+    path = Path(args.path)  # only looked at for local paths (no "://")
     if "://" not in args.path and path.is_dir() and not _is_dataset_folder(path):
         found = list(_datasets_below(path))
         if found:
@@ -201,10 +202,18 @@ def _cmd_convert(args: argparse.Namespace) -> None:
         )
     source = _open(args.source, read_only=True)
     ignored = _ignored_layers(source, args.layer, args.ignore_layer)
-    target = Path(args.target)
     if args.resume and args.overwrite:
         raise CommandError("--resume and --overwrite exclude each other; pass one of them.")
-    scratch = None if args.resume else _prepare_target(target, args.source, args.overwrite)
+    remote = is_s3_url(args.target)
+    if remote and args.overwrite:
+        raise CommandError(
+            "--overwrite needs a rename, which object storage lacks; delete the target prefix "
+            "first (e.g. `aws s3 rm --recursive`) or choose another one."
+        )
+    target: Any = args.target if remote else Path(args.target)
+    scratch = (
+        None if args.resume or remote else _prepare_target(target, args.source, args.overwrite)
+    )
     try:
         with _executor(args) as executor:
             copy = source.copy_dataset(
@@ -484,6 +493,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="Progress bars (default: $WKL_PROGRESS, else auto: when interactive).",
     )
+    parser.add_argument(
+        "--endpoint-url",
+        default=None,
+        metavar="URL",
+        help="S3-compatible endpoint for s3:// paths, e.g. http://minio:9000 (default: "
+        "$AWS_ENDPOINT_URL, else AWS). Credentials: the usual AWS variables and files.",
+    )
+    parser.add_argument(
+        "--region", default=None, help="S3 region for s3:// paths (default: $AWS_REGION)."
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser(
@@ -695,6 +714,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     status says which (docs/cli.md#exit-status)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    _set_s3_environment(args)
     try:
         from .parallel import set_progress
 
@@ -716,6 +736,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wkl: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK if code is None else int(code)
+
+
+def _set_s3_environment(args: argparse.Namespace) -> None:
+    """`--endpoint-url` / `--region` as the AWS variables: botocore, s3fs, tensorstore and
+    every worker process started from here read them."""
+    if getattr(args, "endpoint_url", None):
+        os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
+    if getattr(args, "region", None):
+        os.environ["AWS_REGION"] = args.region
 
 
 def _one_line(exc: BaseException) -> str:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
+    "BucketNotFoundError",
+    "ConcurrentUpdateError",
     "SamplingSchemeError",
     "UnknownModeError",
     "NotASegmentationLayerError",
@@ -178,3 +181,13 @@ class ImageFileError(StorageError, ValueError):
     def __init__(self, message: str, *, path: object = None) -> None:
         super().__init__(message)
         self.path = path
+class AccessDeniedError(StorageError, PermissionError):
+    """The object store refused the credentials (unknown key, bad signature, access denied)."""
+
+
+class BucketNotFoundError(StorageError, FileNotFoundError):
+    """The bucket of an object-store URL does not exist."""
+
+
+class ConcurrentUpdateError(StorageError):
+    """Another writer changed a metadata object between our read and our conditional write."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from .._locks import HeldMarker
 from ..errors import InvalidMagError
 from ..geometry import Mag
+from ..storage.s3.path import is_s3_path
 
 MARKER_PREFIX = ".wkl-incomplete-"
 MARKER_SUFFIX = ".lock"  # an empty file only ever opened for its lock, like the other locks
@@ -32,6 +33,10 @@ def building(layer_path: Path, mags: Iterable[Mag]) -> Iterator[None]:
     The body rolls back what it made if it fails, so the markers go on every exit that Python
     sees; only a process that dies leaves them.
     """
+    if is_s3_path(layer_path):
+        with _building_objects(layer_path, mags):
+            yield
+        return
     held: list[HeldMarker] = []
     layer_path.mkdir(parents=True, exist_ok=True)
     try:
@@ -44,8 +49,31 @@ def building(layer_path: Path, mags: Iterable[Mag]) -> Iterator[None]:
             item.remove()
 
 
+@contextlib.contextmanager
+def _building_objects(layer_path: Path, mags: Iterable[Mag]) -> Iterator[None]:
+    """On object storage: a marker object per mag, deleted when the body ends. There is no
+    lock to tell a live builder from a dead one, so builds there follow the single-writer rule
+    (docs/reliability.md): a marker found by the next build is taken as abandoned."""
+    names = [f"{MARKER_PREFIX}{mag.to_layer_name()}{MARKER_SUFFIX}" for mag in mags]
+    for name in names:
+        (layer_path / name).write_bytes(b"")
+    try:
+        yield
+    finally:
+        for name in names:
+            layer_path.store.delete(name)  # type: ignore[attr-defined]
+
+
 def abandoned_mags(layer_path: Path) -> list[Mag]:
     """Mags whose builder died before finishing them (marker present, nobody holding it)."""
+    if is_s3_path(layer_path):
+        store = layer_path.store  # type: ignore[attr-defined]
+        found_s3 = []
+        for name in store.list_prefix(MARKER_PREFIX):
+            if name.endswith(MARKER_SUFFIX) and "/" not in name:
+                with contextlib.suppress(InvalidMagError, ValueError):
+                    found_s3.append(Mag(name[len(MARKER_PREFIX) : -len(MARKER_SUFFIX)]))
+        return sorted(found_s3)
     try:
         names = os.listdir(layer_path)
     except OSError:

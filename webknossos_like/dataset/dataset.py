@@ -8,12 +8,13 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
 from .._atomic import TEMP_PREFIX
 from ..errors import (
+    ConcurrentUpdateError,
     DatasetExistsError,
     DatasetNotFoundError,
     DTypeError,
@@ -43,7 +44,8 @@ from ..properties import (
     normalize_length_unit,
 )
 from ..storage import ArrayBackend, formats
-from ..storage.format import BareVolume
+from ..storage.format import BareVolume, check_location
+from ..storage.s3.path import remove_tree
 from ._aliases import DatasetAliases
 from ._compat import dtype_arg, layer_from_path, shape_args
 from ._naming import validate_layer_name
@@ -53,6 +55,7 @@ from .layer import Layer, SegmentationLayer
 if TYPE_CHECKING:
     from ..serve import ServerHandle, ViewerLink
     from ..storage.format import PropertiesSource
+    from ..storage.s3.kvstore import S3KVStore
 
 T = TypeVar("T")
 
@@ -87,15 +90,30 @@ class Dataset(DatasetAliases):
         voxel_size_unit: str = "nanometer",
         voxel_size_with_unit: VoxelSize | None = None,
         read_only: bool = False,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
-        """Create a dataset folder (or reopen it with `exist_ok=True`); positional order as in
-        webknossos: path, voxel size, name, exist_ok. `voxel_size_with_unit=VoxelSize(...)`
-        (webknossos' spelling) replaces `voxel_size` and `voxel_size_unit`."""
+        """Create a dataset folder or `s3://` prefix (or reopen it with `exist_ok=True`);
+        positional order as in webknossos: path, voxel size, name, exist_ok.
+        `voxel_size_with_unit=VoxelSize(...)` (webknossos' spelling) replaces `voxel_size` and
+        `voxel_size_unit`. `storage_options` (S3 only): `endpoint_url`, `region`, `key`,
+        `secret`, `profile`..."""
         if voxel_size_with_unit is not None:
             if voxel_size is not None:
                 raise InvalidArgumentError("Pass voxel_size or voxel_size_with_unit, not both.")
             voxel_size = _voxel_factor(voxel_size_with_unit)
             voxel_size_unit = normalize_length_unit(voxel_size_with_unit.unit)
+        if _is_s3(dataset_path):
+            self._create_s3(
+                str(dataset_path),
+                voxel_size,
+                name,
+                exist_ok,
+                voxel_size_unit,
+                read_only,
+                storage_options,
+            )
+            return
+        _refuse_options(dataset_path, storage_options)
         path = Path(dataset_path)
         properties_file = PropertiesFile(path)
         if properties_file.path.exists():
@@ -152,15 +170,26 @@ class Dataset(DatasetAliases):
         finish_interrupted_renames(self)
 
     @classmethod
-    def open(cls, dataset_path: str | os.PathLike[str], read_only: bool = False) -> Dataset:
-        """Open a dataset folder, or a bare volume (a precomputed folder or URL, an OME-Zarr
-        image folder) as a one-layer dataset.
+    def open(
+        cls,
+        dataset_path: str | os.PathLike[str],
+        read_only: bool = False,
+        *,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> Dataset:
+        """Open a dataset folder or `s3://` prefix, or a bare volume (a precomputed folder or
+        URL, an OME-Zarr image) as a one-layer dataset.
 
-        URLs (`https://`, `precomputed://`, `gs://`) are always read-only.
+        HTTP URLs (`https://`, `precomputed://`, `gs://`) are always read-only; `s3://` is read
+        and written through `storage_options` or the usual AWS settings.
         `DatasetNotFoundError` if there is nothing to open at the path.
         """
         dataset = cls.__new__(cls)
         hint, location = formats.split_location(os.fspath(dataset_path))
+        if _is_s3(location):
+            dataset._open_s3(location, read_only, hint, storage_options)
+            return dataset
+        _refuse_options(dataset_path, storage_options)
         if formats.is_url(location):
             volume = formats.open_bare(location, read_only=True, hint=hint)
             if volume is None:
@@ -234,6 +263,30 @@ class Dataset(DatasetAliases):
             downsample=downsample,
             executor=executor,
         )
+    def _open_s3(
+        self,
+        url: str,
+        read_only: bool,
+        hint: str | None,
+        storage_options: Mapping[str, Any] | None,
+    ) -> None:
+        """`open` for `s3://`: a dataset prefix, else a bare precomputed or OME-Zarr volume."""
+        from ..storage.s3.kvstore import S3KVStore
+
+        store = S3KVStore(url, storage_options=storage_options, read_only=read_only)
+        if hint is None and store.exists(PROPERTIES_FILE_NAME):
+            self._init_s3(store, read_only)
+            return
+        from ..storage.s3.bare import open_bare_s3
+
+        volume = open_bare_s3(store, read_only=read_only, hint=hint)
+        if volume is None:
+            raise DatasetNotFoundError(
+                f"No dataset at {store.url}: no datasource-properties.json, precomputed info or "
+                "OME-Zarr metadata there."
+            )
+        self._init_bare(volume, read_only=read_only)
+        self._storage_options = store.options
 
     def _init_bare(self, volume: BareVolume, *, read_only: bool) -> None:
         self._path = volume.path
@@ -244,7 +297,83 @@ class Dataset(DatasetAliases):
         self._bare = volume
         self._location = volume.location
 
+    def _create_s3(
+        self,
+        url: str,
+        voxel_size: tuple[float, float, float] | None,
+        name: str | None,
+        exist_ok: bool,
+        voxel_size_unit: str,
+        read_only: bool,
+        storage_options: Mapping[str, Any] | None,
+    ) -> None:
+        """`__init__` for an `s3://` prefix: the properties object is created with
+        If-None-Match, so two creators never both win; nothing local is created."""
+        from ..storage.s3.kvstore import S3KVStore
+        from ..storage.s3.properties import S3PropertiesFile
+
+        store = S3KVStore(url, storage_options=storage_options, read_only=read_only)
+        properties_file = S3PropertiesFile(store)
+        if not properties_file.exists():
+            if read_only:
+                raise ReadOnlyError(f"Cannot create a dataset at {store.url} read-only.")
+            if voxel_size is None:
+                raise InvalidArgumentError(
+                    "Creating a dataset needs voxel_size, e.g. (11.24, 11.24, 25)."
+                )
+            if store.has_keys():
+                raise DatasetExistsError(
+                    f"Cannot create a dataset at {store.url}: the prefix holds objects and no "
+                    "datasource-properties.json."
+                )
+            properties = DatasetProperties(
+                id=DatasetId(name=name or store.location.name),
+                scale=VoxelSize(voxel_size, voxel_size_unit),
+                data_layers=[],
+            )
+            try:
+                properties_file.save(properties)
+            except ConcurrentUpdateError:
+                if not exist_ok:
+                    raise DatasetExistsError(
+                        f"A dataset was created at {store.url} at the same time."
+                    ) from None
+            self._init_s3(store, read_only=False)
+            return
+        if not exist_ok:
+            raise DatasetExistsError(
+                f"A dataset already exists at {store.url}; use Dataset.open() or exist_ok=True."
+            )
+        self._init_s3(store, read_only)
+        if (
+            voxel_size is not None
+            and VoxelSize(voxel_size, voxel_size_unit).to_nanometer()
+            != self._properties.scale.to_nanometer()
+        ):
+            raise DatasetExistsError(
+                f"The dataset at {store.url} has voxel size {self.voxel_size} "
+                f"{self.voxel_size_unit}, not {tuple(voxel_size)} {voxel_size_unit}."
+            )
+
+    def _init_s3(self, store: S3KVStore, read_only: bool) -> None:
+        """Open the dataset whose properties object is at the root of `store`."""
+        from ..storage.s3.path import S3Path
+        from ..storage.s3.properties import S3PropertiesFile
+
+        # S3Path offers the Path operations the object model uses (and no `__fspath__`).
+        self._path = cast(Path, S3Path(store))
+        self._read_only = read_only
+        self._properties_file = S3PropertiesFile(store)
+        self._properties = self._properties_file.load()
+        self._layer_objects = {}
+        self._bare = None
+        self._location = store.url
+        self._storage_options = store.options
+
     def __reduce__(self) -> tuple[Any, ...]:
+        options = getattr(self, "_storage_options", None)
+        if options is not None:  # S3: workers reopen with the same endpoint and credentials
+            return (_open_s3_dataset, (self._location, self._read_only, options))
         return (Dataset.open, (self._location, self._read_only))
 
     def __repr__(self) -> str:
@@ -482,6 +611,7 @@ class Dataset(DatasetAliases):
                 f"num_channels must be a positive int, got {num_channels!r}."
             )
         storage_format = formats.get_format(data_format)  # UnsupportedFormatError if unknown
+        check_location(storage_format, self._path)
         data_format = storage_format.name
         box = bounding_box if bounding_box is not None else BoundingBox.empty()
         storage_format.check_box(box)
@@ -624,7 +754,9 @@ class Dataset(DatasetAliases):
         self._update(remove)
         self._layer_objects.pop(layer_name, None)
         path = layer.path
-        if path.is_symlink():
+        if remove_tree(path):
+            pass
+        elif path.is_symlink():
             path.unlink()
         elif path.exists():
             shutil.rmtree(path)
@@ -945,6 +1077,26 @@ def _check_same_layer_kind(existing: Layer, source: Layer) -> None:
             f"Cannot copy layer {source.name!r} into {existing.path}: a layer with other settings "
             f"(category, dtype, channels {mine} instead of {theirs}) is already there."
         )
+
+
+def _is_s3(location: object) -> bool:
+    """Whether a dataset location is an `s3://` URL."""
+    from ..storage.s3.location import is_s3_url
+
+    return isinstance(location, str) and is_s3_url(location)
+
+
+def _refuse_options(location: object, storage_options: Mapping[str, Any] | None) -> None:
+    """`storage_options` only mean something for object storage."""
+    if storage_options:
+        raise InvalidArgumentError(
+            f"storage_options apply to s3:// locations, not to {os.fspath(location)!r}."  # type: ignore[call-overload]
+        )
+
+
+def _open_s3_dataset(location: str, read_only: bool, options: Any) -> Dataset:
+    """Reopen an S3 dataset after unpickling (module-level so it pickles)."""
+    return Dataset.open(location, read_only=read_only, storage_options=options)
 
 
 def _is_own_leftover(name: str) -> bool:

@@ -49,8 +49,9 @@ from ..properties.coordinate_transformations import (
     coordinate_transformation_from_json,
 )
 from ..storage import ArrayBackend
-from ..storage.format import MagSettings, StorageFormat
+from ..storage.format import MagSettings, StorageFormat, check_location
 from ..storage.formats import as_data_format, get_format
+from ..storage.s3.path import is_s3_path, remove_tree
 from ._aliases import LayerAliases
 from ._compat import mag_from_path, shape_args
 from ._incomplete import abandoned_mags, building, marker
@@ -124,6 +125,11 @@ class Layer(LayerAliases):
         validate_layer_name(new_name)
         if new_name == self._name:
             return
+        if is_s3_path(self.path):
+            raise UnsupportedFormatError(
+                f"Cannot rename layer {self._name!r} at {self._dataset.location}: object storage "
+                "has no rename (copy the layer under the new name, then delete it)."
+            )
         old_name, old_path = self._name, self.path
         new_path = self._dataset.path / new_name
         dataset_path = self._dataset.path
@@ -192,12 +198,14 @@ class Layer(LayerAliases):
     def _format(self) -> StorageFormat:
         """The format that stores this layer's mags (`storage.formats`)."""
         try:
-            return get_format(self.data_format)
+            storage_format = get_format(self.data_format)
         except UnsupportedFormatError as exc:
             raise UnsupportedFormatError(
                 f"Layer {self._name!r} has data format {self.data_format!r}, which this version "
                 f"cannot read: {exc}"
             ) from None
+        check_location(storage_format, self._dataset.path)
+        return storage_format
 
     @property
     def num_channels(self) -> int:
@@ -587,7 +595,9 @@ class Layer(LayerAliases):
             view._array.close()
         self._format.remove_mag(self, view.path, listed=True)
         if not self._is_foreign(view.path):
-            if view.path.is_symlink():
+            if remove_tree(view.path):
+                pass
+            elif view.path.is_symlink():
                 view.path.unlink()
             else:
                 shutil.rmtree(view.path, ignore_errors=True)

@@ -563,7 +563,10 @@ class Catalog:
         return self._layers
 
     def _stamp(self) -> tuple[int, int, int] | None:
-        """Identity of the properties file (atomic saves replace it), None if there is none."""
+        """Identity of the properties file (atomic saves replace it), None if there is none
+        (or it is remote: then `refresh_interval` alone decides)."""
+        if "://" in self._dataset.location:
+            return None
         try:
             stat = os.stat(os.path.join(self._dataset.path, PROPERTIES_FILE_NAME))
         except OSError:

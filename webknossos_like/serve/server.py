@@ -345,8 +345,10 @@ _REGISTRY_LOCK = threading.Lock()
 def _open_read_only(dataset_or_path: Dataset | str | os.PathLike[str]) -> Dataset:
     from ..dataset import Dataset
 
-    location = dataset_or_path.location if isinstance(dataset_or_path, Dataset) else dataset_or_path
-    return Dataset.open(location, read_only=True)
+    if isinstance(dataset_or_path, Dataset):  # reopened with its S3 options, if any
+        options = getattr(dataset_or_path, "_storage_options", None)
+        return Dataset.open(dataset_or_path.location, read_only=True, storage_options=options)
+    return Dataset.open(dataset_or_path, read_only=True)
 
 
 def _url_host(host: str) -> str:

@@ -89,6 +89,8 @@ class StorageFormat:
     aliases: ClassVar[tuple[str, ...]] = ()
     #: Whether volumes of this format open from URLs (`https://`, `gs://`), read-only.
     remote: ClassVar[bool] = False
+    #: Why the format cannot live on object storage (`s3://`), or None if it can.
+    local_only: ClassVar[str | None] = None
     #: Whether layer boxes may start below zero.
     negative_offsets: ClassVar[bool] = False
     #: Whether the format stores extents that must cover a box before data is written there
@@ -231,6 +233,18 @@ class StorageFormat:
             raise InvalidArgumentError(
                 f"{', '.join(sorted(settings.options))} do not apply to {name} layers."
             )
+
+
+def check_location(storage_format: StorageFormat, location: object) -> None:
+    """Refuse a local-only format (WKW) in a dataset on object storage, saying why."""
+    from .s3.path import is_s3_path
+
+    if storage_format.local_only is not None and is_s3_path(location):
+        raise UnsupportedFormatError(
+            f"{storage_format.name} layers cannot be stored at {location}: "
+            f"{storage_format.local_only} Use data_format='zarr3' or "
+            "'neuroglancerPrecomputed' on object storage."
+        )
 
 
 def _copy_box(task: tuple[ArrayBackend, ArrayBackend, BoundingBox]) -> None:

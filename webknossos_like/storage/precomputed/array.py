@@ -19,6 +19,7 @@ from ...errors import (
 from ...geometry import BoundingBox, Vec3Int
 from ..backend import ArrayInfo, check_read_size
 from .codecs import check_encoding, decode_chunk, encode_chunk, max_encoded_size
+from .fanout import fan_out, parallel_reads
 from .info import MAX_INFO_BYTES, ScaleInfo, VolumeInfo, loads_info
 from .kvstore import KVStore, file_url_to_path
 from .sharding import (
@@ -223,17 +224,32 @@ class PrecomputedArray:
     def _fetch(self, cells: list[Vec3Int]) -> dict[Vec3Int, bytes | None]:
         """Encoded bytes of each chunk (None where nothing is stored)."""
         if self._sharding is None:
-            return {cell: self._get_unsharded(self._cell_box(cell)) for cell in cells}
+            raws = fan_out(self._store, lambda c: self._get_unsharded(self._cell_box(c)), cells)
+            return dict(zip(cells, raws, strict=True))
         ids = self._chunk_ids(cells)
         chunk_bytes, chunks, shard_bytes = self._shard_limits()
-        found = read_chunks(
-            functools.partial(self._store.get_range, max_size=shard_bytes),
-            ids,
-            self._sharding,
-            prefix=f"{self._key}/",
-            max_chunk_bytes=chunk_bytes,
-            max_chunks=chunks,
+        sharding = self._sharding
+        # Remote stores: one task per shard file, concurrently (`fanout`); each coalesces its
+        # index and chunk ranges.
+        groups = (
+            list(group_by_shard(ids, sharding).values())
+            if parallel_reads(self._store) > 1
+            else [ids]
         )
+        found: dict[int, bytes | None] = {}
+        for part in fan_out(
+            self._store,
+            lambda group: read_chunks(
+                functools.partial(self._store.get_range, max_size=shard_bytes),
+                group,
+                sharding,
+                prefix=f"{self._key}/",
+                max_chunk_bytes=chunk_bytes,
+                max_chunks=chunks,
+            ),
+            groups,
+        ):
+            found.update(part)
         return {cell: found[cid] for cell, cid in zip(cells, ids, strict=True)}
 
     # -- reading --------------------------------------------------------------------------------

@@ -849,7 +849,11 @@ def open_kvstore(path_or_url: str | os.PathLike[str], **kwargs: Any) -> KVStore:
         text = text[len("precomputed://") :]
     match = _SCHEME_RE.match(text)
     scheme = match.group(1).lower() if match else ""
-    if scheme in ("http", "https", "gs", "s3"):
+    if scheme == "s3":
+        from ..s3.kvstore import S3KVStore
+
+        return S3KVStore(text, **kwargs)
+    if scheme in ("http", "https", "gs"):
         return HTTPKVStore(text, **kwargs)
     if scheme == "memory":
         store = MemoryKVStore(**kwargs)

@@ -52,8 +52,20 @@ def layer_store(layer: Layer) -> KVStore:
     if bare is not None:
         root: KVStore = bare.root
         return root
+    remote = _object_store(layer)
+    if remote is not None:
+        child: KVStore = remote.child(layer.name)
+        return child
     # Fenced at the dataset folder: no key of this layer can write outside the dataset.
     return FileKVStore(layer.dataset.path, read_only=layer.read_only).child(layer.name)
+
+
+def _object_store(layer: Layer) -> Any:
+    """The dataset's object store (an `S3KVStore`, read-only like the layer), or None."""
+    store = getattr(layer.dataset.path, "store", None)
+    if store is None:
+        return None
+    return store.with_read_only(layer.read_only)
 
 
 def open_foreign_scale(path: Path) -> PrecomputedArray:
@@ -96,8 +108,8 @@ def scale_key(layer: Layer, mag_path: str | None, mag: Mag) -> str:
 
 
 def _info_lock(layer: Layer) -> Any:
-    if _is_bare(layer):
-        return _LOCAL_LOCK
+    if _is_bare(layer) or _object_store(layer) is not None:
+        return _LOCAL_LOCK  # object stores: the conditional put of `info` is the guard
     layer.path.mkdir(parents=True, exist_ok=True)
     return exclusive_lock(layer.path / ".info.lock")
 
@@ -112,12 +124,37 @@ def _save_info(store: KVStore, info: VolumeInfo) -> None:
 def update_info(layer: Layer, mutate: Callable[[VolumeInfo | None], VolumeInfo]) -> VolumeInfo:
     """Apply `mutate` to the layer's current `info` (None if absent) under a lock and save it."""
     store = layer_store(layer)
+    if hasattr(store, "put_if"):
+        return update_info_conditionally(store, mutate)
     with _info_lock(layer):
         raw = store.get("info", max_size=MAX_INFO_BYTES)
         current = loads_info(raw, path=f"{store.url}/info") if raw is not None else None
         updated = mutate(current)
         _save_info(store, updated)
         return updated
+
+
+def update_info_conditionally(
+    store: Any, mutate: Callable[[VolumeInfo | None], VolumeInfo]
+) -> VolumeInfo:
+    """`update_info` on an object store: read with its ETag, put with If-Match (If-None-Match
+    when new), re-apply `mutate` to the fresh `info` when another writer came first."""
+    from ...errors import ConcurrentUpdateError
+
+    with _LOCAL_LOCK:
+        for _ in range(20):
+            got = store.get_with_etag("info", max_size=MAX_INFO_BYTES)
+            raw, etag = got if got is not None else (None, None)
+            current = loads_info(raw, path=f"{store.url}/info") if raw is not None else None
+            updated = mutate(current)
+            text = dumps_info(updated)
+            loads_info(text, path=f"{store.url}/info")
+            try:
+                store.put_if("info", text.encode(), etag)
+            except ConcurrentUpdateError:
+                continue
+            return updated
+    raise ConcurrentUpdateError(f"{store.url}/info: too many concurrent updates in a row")
 
 
 def read_layer_info(layer: Layer) -> VolumeInfo:
@@ -162,9 +199,10 @@ class _GridLock:
     """
 
     def __init__(self, layer: Layer) -> None:
-        self._bare = _is_bare(layer) or layer.read_only
+        # Object stores have no lock: writes there follow the single-writer rule for re-grids.
+        self._bare = _is_bare(layer) or layer.read_only or _object_store(layer) is not None
         self._path = layer.path / ".info.lock"
-        self._shared = SharedExclusiveLock(self._path)
+        self._shared = SharedExclusiveLock(os.devnull if self._bare else self._path)
         self._pid = -1
         self._exclusive: ExclusiveLock | None = None
 

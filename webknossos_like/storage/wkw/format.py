@@ -30,6 +30,9 @@ class WKWFormat(StorageFormat):
 
     name: ClassVar[str] = "wkw"
     compresses_in_place: ClassVar[bool] = True
+    local_only: ClassVar[str | None] = (
+        "the native wkw library reads and writes local files only (no object-store access)."
+    )
 
     def add_mag(self, layer: Layer, mag: Mag, settings: MagSettings) -> None:
         """A new WKW folder (`compress` = LZ4HC), listed in the properties."""

@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from ...errors import (
 )
 from ...geometry import BoundingBox, Vec3Int
 from ..backend import ArrayInfo, check_read_size
+from ..s3.path import is_s3_path, tensorstore_kvstore
 from .axes import AxisMapping, axis_mapping, to_cxyz
 from .errors import wrap_tensorstore_error
 from .metadata import V3_FILE, ArrayMetadata, load_array_metadata
@@ -57,7 +58,8 @@ class Zarr3Array:
         read_only: bool = False,
         axes: Sequence[object] | None = None,
     ) -> None:
-        self._path = Path(path)
+        # An S3Path (no `__fspath__`) stands in for a Path on object storage.
+        self._path: Path = cast(Path, path) if is_s3_path(path) else Path(path)
         self._axes = None if axes is None else tuple(_axis_name(a) for a in axes)
         self._meta: ArrayMetadata = load_array_metadata(self._path)
         names = self._axes if self._axes is not None else self._meta.dimension_names
@@ -94,12 +96,12 @@ class Zarr3Array:
         if not size.is_positive():
             raise InvalidArgumentError(f"shape must be non-negative, got {size}.")
         check_layout(dtype, num_channels, chunk, shard)
-        target = Path(path)
+        target: Path = cast(Path, path) if is_s3_path(path) else Path(path)
         if (target / V3_FILE).exists():
             raise StorageError(f"{target} already holds a Zarr array.")
         spec = {
             "driver": "zarr3",
-            "kvstore": {"driver": "file", "path": str(target)},
+            "kvstore": _kvstore_spec(target),
             "metadata": array_metadata(dtype, num_channels, chunk, shard, compressed, size),
             "create": True,
         }
@@ -164,7 +166,7 @@ class Zarr3Array:
         driver = "zarr3" if self._meta.zarr_format == 3 else "zarr"
         spec = {
             "driver": driver,
-            "kvstore": {"driver": "file", "path": str(self._path)},
+            "kvstore": _kvstore_spec(self._path),
             "open": True,
             # Revalidate zarr.json (a stat) on use, so `resolve` sees shapes grown elsewhere.
             "recheck_cached_metadata": True,
@@ -294,6 +296,9 @@ class Zarr3Array:
     def _chunk_keys(self) -> Iterator[tuple[int, ...]]:
         """Grid indices of the chunk (shard) files present, from file names only."""
         meta, ndim = self._meta, len(self._meta.shape)
+        if is_s3_path(self._path):
+            yield from _object_keys(self._path, meta.key_prefix, meta.key_separator, ndim)
+            return
         if meta.key_separator == "/":
             root = self._path / meta.key_prefix.rstrip("/") if meta.key_prefix else self._path
             yield from _walk_nested(root, ndim)
@@ -339,6 +344,21 @@ class Zarr3Array:
 
     def __repr__(self) -> str:
         return f"Zarr3Array({str(self._path)!r}, read_only={self.read_only})"
+
+
+def _kvstore_spec(path: Any) -> dict[str, Any]:
+    """tensorstore's kvstore for a local folder (`file`) or an S3 prefix (`s3`)."""
+    if is_s3_path(path):
+        return tensorstore_kvstore(path)
+    return {"driver": "file", "path": str(path)}
+
+
+def _object_keys(path: Any, prefix: str, separator: str, ndim: int) -> Iterator[tuple[int, ...]]:
+    """Grid indices of the shard objects below an S3 prefix (one listing)."""
+    for key in path.store.list_prefix(prefix):
+        parts = key[len(prefix) :].split(separator)
+        if len(parts) == ndim and all(p.isdigit() for p in parts):
+            yield tuple(int(p) for p in parts)
 
 
 def _walk_nested(root: Path, depth: int) -> Iterator[tuple[int, ...]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -68,8 +69,11 @@ def _bad(file: Path, message: str, json_path: str | None = None) -> InvalidPrope
 def read_json_capped(file: Path) -> Any:
     """Parse a JSON file of at most `MAX_METADATA_BYTES`; errors name the file."""
     try:
-        with open(file, "rb") as handle:
-            raw = handle.read(MAX_METADATA_BYTES + 1)
+        if hasattr(file, "read_bytes") and not isinstance(file, os.PathLike):  # an S3Path
+            raw = file.read_bytes(MAX_METADATA_BYTES + 1)
+        else:
+            with open(file, "rb") as handle:
+                raw = handle.read(MAX_METADATA_BYTES + 1)
     except FileNotFoundError as exc:
         raise StorageError(f"No Zarr metadata: {file} not found.") from exc
     except OSError as exc:

@@ -12,13 +12,14 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import numpy as np
 
 from ..._atomic import atomic_write_text
 from ...errors import InvalidPropertiesError, UnsupportedFormatError
+from ..s3.path import is_s3_path
 from .axes import axis_mapping
 from .metadata import V2_FILE, V3_FILE, load_array_metadata, read_json_capped
 
@@ -75,7 +76,11 @@ def layer_group_metadata(
 
 def write_json_atomically(path: str | os.PathLike[str], obj: Any) -> None:
     """Write `obj` as indented JSON (as webknossos formats group metadata), temp file + rename."""
-    atomic_write_text(path, json.dumps(obj, indent=4))
+    text = json.dumps(obj, indent=4)
+    if not isinstance(path, str | os.PathLike):  # an S3Path: one whole-object PUT
+        path.write_bytes(text.encode("utf-8"))
+        return
+    atomic_write_text(path, text)
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -192,7 +197,7 @@ def _dataset_path(value: Any, folder: Path, file: Path, key: str) -> str:
 
 def parse_ome_multiscales(folder: str | os.PathLike[str]) -> OmeMultiscale:
     """The first multiscale of the plain OME-Zarr image at `folder` (NGFF 0.4 or 0.5)."""
-    root = Path(folder)
+    root = cast(Path, folder) if is_s3_path(folder) else Path(folder)
     attrs_doc, version, zarr_format, file = _read_attributes(root)
     multiscales = attrs_doc.get("multiscales")
     if multiscales is None:
