@@ -491,13 +491,17 @@ class HTTPKVStore:
         timeout: float = 30,
         retries: int = 2,
         forbidden_as_missing: bool = False,
+        parallel_reads: int = 8,
     ) -> None:
         url = normalize_url(base_url)
         scheme = urllib.parse.urlsplit(url).scheme
         if scheme not in ("http", "https"):
             raise InvalidArgumentError(f"{base_url}: not an http(s), gs:// or s3:// URL")
-        if retries < 0 or timeout <= 0:
-            raise InvalidArgumentError(f"{url}: need retries >= 0 and timeout > 0")
+        if retries < 0 or timeout <= 0 or parallel_reads < 1:
+            raise InvalidArgumentError(
+                f"{url}: need retries >= 0, timeout > 0 and parallel_reads >= 1"
+            )
+        self._parallel_reads = int(parallel_reads)
         self._base = url
         self._timeout = float(timeout)
         self._retries = int(retries)
@@ -509,6 +513,11 @@ class HTTPKVStore:
     def url(self) -> str:
         """The base URL."""
         return self._base
+
+    @property
+    def parallel_reads(self) -> int:
+        """Requests one read call may have in flight (each thread keeps its own connections)."""
+        return self._parallel_reads
 
     def __repr__(self) -> str:
         return f"HTTPKVStore({self._base!r})"
