@@ -17,6 +17,7 @@ from .geometry import BoundingBox, Mag, Vec3Int
 from .geometry.nd_bounding_box import NDBoundingBox
 from .geometry.vec3_float import Vec3Float
 from .geometry.vec_int import VecInt
+from .io_pool import config, io_threads
 from .properties import DatasetViewConfiguration, LayerViewConfiguration
 from .properties.coordinate_transformations import (
     AffineCoordinateTransformation,
@@ -49,6 +50,8 @@ __all__ = [
     "View",
     "WebknossosLikeError",
     "__version__",
+    "config",
     "errors",
     "executors",
+    "io_threads",
 ]

@@ -34,6 +34,7 @@ __all__ = [
     "check_encoding",
     "decode_chunk",
     "encode_chunk",
+    "encode_chunk_buffer",
     "max_encoded_size",
     "normalize_encoding",
 ]
@@ -213,10 +214,21 @@ def _check_components(encoding: str, found: int, expected: int) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _encode_raw(data: npt.NDArray[Any]) -> bytes:
+def _encode_raw(data: npt.NDArray[Any]) -> bytearray:
+    """The chunk's bytes (x fastest per channel) in one copy, written straight into the buffer."""
     little = data.dtype.newbyteorder("<") if data.dtype.itemsize > 1 else data.dtype
-    encoded: bytes = data.astype(little, copy=False).transpose(0, 3, 2, 1).tobytes(order="C")
-    return encoded
+    c, sx, sy, sz = data.shape
+    out = bytearray(c * sx * sy * sz * little.itemsize)
+    target = np.frombuffer(out, dtype=little).reshape(c, sz, sy, sx)
+    source = data.transpose(0, 3, 2, 1)
+    if data.strides[1] == data.itemsize or sz <= 1:
+        target[...] = source  # x runs are contiguous on both sides: a plain strided copy
+    else:
+        # A real transpose (x is not the fastest axis of `data`): one z plane at a time, so
+        # source and target of each step stay in the CPU cache.
+        for z in range(sz):
+            target[:, z] = source[:, z]
+    return out
 
 
 def _decode_raw(
@@ -416,6 +428,21 @@ def encode_chunk(
     `block_size` is the compressed_segmentation block size (default 8x8x8); `jpeg_quality`
     (0-100) is used by jpeg and jxl (jxl: 100 means lossless), `png_level` (zlib 0-9) by png.
     """
+    encoded = encode_chunk_buffer(
+        data, encoding, block_size=block_size, jpeg_quality=jpeg_quality, png_level=png_level
+    )
+    return encoded if isinstance(encoded, bytes) else bytes(encoded)
+
+
+def encode_chunk_buffer(
+    data: npt.NDArray[Any],
+    encoding: str,
+    *,
+    block_size: Sequence[int] | None = None,
+    jpeg_quality: int = 95,
+    png_level: int = 6,
+) -> bytes | bytearray:
+    """`encode_chunk` without the final copy into `bytes` (raw chunks come as a `bytearray`)."""
     if not isinstance(data, np.ndarray) or data.ndim != 4:
         raise DataShapeError(
             f"A chunk must be a 4-D (c, x, y, z) numpy array, not {type(data).__name__} "
