@@ -20,6 +20,7 @@ from webknossos_like.errors import InvalidArgumentError
 from webknossos_like.executors import processes, threads
 from webknossos_like.geometry import BoundingBox, Vec3Int
 from webknossos_like.parallel import run_tasks
+from webknossos_like.storage.precomputed import array as array_module
 from webknossos_like.storage.precomputed.array import PrecomputedArray
 from webknossos_like.storage.precomputed.kvstore import FileKVStore, MemoryKVStore
 
@@ -91,11 +92,14 @@ writes = st.lists(
 )
 def test_parallel_and_sequential_write_identical_files(
     tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
     encoding: str,
     sharded: bool,
     plan: list[tuple[tuple[int, int, int], tuple[int, int, int], int]],
     fortran: bool,
 ) -> None:
+    # Small calls normally stay sequential: force the pool for these small volumes.
+    monkeypatch.setattr(array_module, "_PARALLEL_MIN_BYTES", 0)
     roots = [tmp_path_factory.mktemp("seq"), tmp_path_factory.mktemp("par")]
     arrays = [_array(FileKVStore(root), encoding, sharded) for root in roots]
     domain = arrays[0].domain
@@ -157,6 +161,7 @@ def test_failed_write_leaves_no_temp_files(tmp_path: Path, monkeypatch: pytest.M
         return real(self, data)
 
     monkeypatch.setattr(PrecomputedArray, "_encode", flaky)
+    monkeypatch.setattr(array_module, "_PARALLEL_MIN_BYTES", 0)
     with pytest.raises(RuntimeError), wkl.io_threads(2):
         array.write(Vec3Int(3, 0, 5), np.ones((1, 40, 36, 20), np.uint8))
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["info"]

@@ -446,8 +446,9 @@ def _encode_channel_numpy(vol: Labels, block: tuple[int, int, int], dtype: np.dt
 
 def _encode_channel_package(
     vol: Labels, block: tuple[int, int, int], dtype: np.dtype[Any]
-) -> Words:
-    """Encode one `(x, y, z)` channel with the C package (block volume <= 65,536 only)."""
+) -> bytes:
+    """Encode one `(x, y, z)` channel with the C package (block volume <= 65,536 only); the
+    result is a whole one-channel chunk (`[1, channel words...]`)."""
     assert _cseg_pkg is not None
     # The package reads memory as the `order` it is told, ignoring the array's strides, and
     # rejects read-only arrays: hand it a fresh, writable, Fortran-ordered native array.
@@ -460,9 +461,8 @@ def _encode_channel_package(
             "the 24-bit offset limit (too many distinct labels for the chunk size; use smaller "
             "chunks)"
         ) from exc
-    # The package output is the single-channel wrapper [1, channel words...].
-    words: Words = np.frombuffer(encoded, dtype="<u4")[1:].astype(np.uint32)
-    return words
+    chunk: bytes = encoded
+    return chunk
 
 
 def encode(
@@ -489,13 +489,18 @@ def encode(
     package = (
         use_package is not False and _cseg_pkg is not None and volume <= _PACKAGE_MAX_BLOCK_VOLUME
     )
+    if package and num_channels == 1 and data.size:
+        # The package's one-channel chunk is the whole answer: no copy of its words.
+        return _encode_channel_package(data[0], block, dtype)
     channels: list[Words] = []
     for channel in range(num_channels):
         vol = data[channel]
         if vol.size == 0:
             channels.append(np.zeros(0, dtype=np.uint32))
         elif package:
-            channels.append(_encode_channel_package(vol, block, dtype))
+            # The package output is the single-channel wrapper [1, channel words...].
+            encoded = _encode_channel_package(vol, block, dtype)
+            channels.append(np.frombuffer(encoded, dtype="<u4")[1:])
         else:
             channels.append(_encode_channel_numpy(vol, block, dtype))
     offsets = np.empty(num_channels, dtype=np.int64)
@@ -508,3 +513,49 @@ def encode(
     parts = [offsets.astype("<u4").tobytes()]
     parts.extend(words.astype("<u4", copy=False).tobytes() for words in channels)
     return b"".join(parts)
+
+
+_kernels: Any = None
+
+
+def _compiled() -> Any:
+    """The numba decoder module, or None without numba (imported once, lazily)."""
+    global _kernels
+    if _kernels is None:
+        try:
+            from . import _cseg_kernels
+        except ImportError:
+            _kernels = False
+        else:
+            _kernels = _cseg_kernels
+    return _kernels or None
+
+
+def decode_into(
+    buf: bytes | bytearray | memoryview,
+    shape: tuple[int, int, int, int],
+    block_size: tuple[int, int, int],
+    out: Labels,
+    start: tuple[int, int, int],
+) -> bool:
+    """Decode chunk voxels `start + [0, out.shape[1:])` straight into `out` (no whole-chunk
+    array) with the compiled kernel; False when it cannot (no numba, non-native `out`).
+
+    A chunk the kernel finds inconsistent is decoded by `decode`, which raises the precise
+    `CorruptChunkError`.
+    """
+    kernels = _compiled()
+    dtype = out.dtype
+    if kernels is None or not dtype.isnative or dtype not in (np.uint32, np.uint64):
+        return False
+    if len(buf) % 4:
+        decode(buf, shape, dtype, block_size)  # raises CorruptChunkError
+    if shape[0] == 0 or 0 in shape[1:]:
+        return True
+    words: Words = np.frombuffer(buf, dtype="<u4").astype(np.uint32, copy=False)
+    shape3 = (int(shape[1]), int(shape[2]), int(shape[3]))
+    block = (int(block_size[0]), int(block_size[1]), int(block_size[2]))
+    if kernels.decode_into(words, shape3, block, out, start):
+        return True
+    decode(buf, shape, dtype, block_size)  # names the problem
+    raise CorruptChunkError("compressed_segmentation chunk is inconsistent")

@@ -22,7 +22,13 @@ from ...io_pool import map_io, threads_for_call
 from ..backend import ArrayInfo, check_read_size
 from ._index_cache import IndexCache, file_stamp
 from ._put_batch import PutBatch, put_batch
-from .codecs import check_encoding, decode_chunk, encode_chunk_buffer, max_encoded_size
+from .codecs import (
+    check_encoding,
+    decode_chunk,
+    decode_chunk_into,
+    encode_chunk_buffer,
+    max_encoded_size,
+)
 from .info import MAX_INFO_BYTES, ScaleInfo, VolumeInfo, loads_info
 from .kvstore import FileKVStore, KVStore, file_url_to_path
 from .sharding import (
@@ -43,6 +49,16 @@ _CHUNK_NAME_RE = re.compile(r"^(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)$"
 _NESTED_NAME_RE = re.compile(r"^(-?\d+)-(-?\d+)/(-?\d+)-(-?\d+)/(-?\d+)-(-?\d+)$")
 _SHARD_NAME_RE = re.compile(r"^([0-9a-f]+)\.shard$")
 _ALL = (slice(None),)
+
+
+# Below this many bytes a call stays on the calling thread: handing a few chunks to the pool
+# costs more than it saves (measured: 64^3 random reads ran faster sequentially).
+_PARALLEL_MIN_BYTES = 4 << 20
+
+
+def _threads_for(nbytes: int) -> int:
+    """Threads for a call moving `nbytes` of voxels: the per-call setting, 1 for small calls."""
+    return threads_for_call() if nbytes >= _PARALLEL_MIN_BYTES else 1
 
 
 class PrecomputedArray:
@@ -272,20 +288,24 @@ class PrecomputedArray:
                 return
             begin, end = self._cell_bounds(cell)
             shape = (channels, *(e - b for b, e in zip(begin, end, strict=True)))
-            data = decode_chunk(
-                raw, self._encoding, shape, self._dtype, block_size=self._block, writable=False
-            )
             lo = [max(begin[i], low[i]) for i in range(3)]
             hi = [min(end[i], high[i]) for i in range(3)]
             target = tuple(slice(lo[i] - origin[i], hi[i] - origin[i]) for i in range(3))
-            source = tuple(slice(lo[i] - begin[i], hi[i] - begin[i]) for i in range(3))
-            out[_ALL + target] = data[_ALL + source]
+            source = (lo[0] - begin[0], lo[1] - begin[1], lo[2] - begin[2])
+            decode_chunk_into(
+                raw, self._encoding, shape, out[_ALL + target], source, block_size=self._block
+            )
 
+        threads = _threads_for(out.nbytes)
         if self._sharding is None:
-            map_io(lambda cell: place(cell, self._get_unsharded(self._cell_box(cell))), cells)
+            map_io(
+                lambda cell: place(cell, self._get_unsharded(self._cell_box(cell))),
+                cells,
+                threads=threads,
+            )
         else:
             found = self._fetch_sharded(cells)
-            map_io(lambda pair: place(*pair), list(zip(cells, found, strict=True)))
+            map_io(lambda pair: place(*pair), list(zip(cells, found, strict=True)), threads=threads)
         return out
 
     def list_written_boxes(self) -> Iterator[BoundingBox]:
@@ -368,17 +388,18 @@ class PrecomputedArray:
                     encoded = self._encode(self._merged(box, bbox, data, None))
                     batch.put(self._chunk_key(box), encoded)
 
-                map_io(write_chunk, cells)
+                map_io(write_chunk, cells, threads=_threads_for(data.nbytes))
                 return
             ids = self._chunk_ids(cells)
             cell_of = dict(zip(ids, cells, strict=True))
             shards = list(group_by_shard(ids, self._sharding).items())
             # Whole shards in parallel; a single shard encodes its chunks in parallel instead.
-            per_shard = len(shards) > 1 and threads_for_call() > 1
+            threads = _threads_for(data.nbytes)
+            per_shard = len(shards) > 1 and threads > 1
             written = map_io(
                 lambda item: self._write_shard(item[0], item[1], cell_of, bbox, data, batch),
                 shards,
-                threads=None if per_shard else 1,
+                threads=threads if per_shard else 1,
             )
         # Only now are the new shard files in place: drop what a read meanwhile may have cached.
         for key in written:
@@ -415,7 +436,8 @@ class PrecomputedArray:
             encoded = self._encode(self._merged(box, bbox, data, stored.get(cid)))
             return encoded if isinstance(encoded, bytes) else bytes(encoded)
 
-        for cid, encoded in zip(shard_ids, map_io(encode, shard_ids), strict=True):
+        threads = _threads_for(data.nbytes)
+        for cid, encoded in zip(shard_ids, map_io(encode, shard_ids, threads=threads), strict=True):
             stored[cid] = encoded
         batch.put(key, encode_shard(stored, self._sharding))
         return key

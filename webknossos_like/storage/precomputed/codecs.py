@@ -33,6 +33,7 @@ __all__ = [
     "SUPPORTED_ENCODINGS",
     "check_encoding",
     "decode_chunk",
+    "decode_chunk_into",
     "encode_chunk",
     "encode_chunk_buffer",
     "max_encoded_size",
@@ -508,3 +509,32 @@ def decode_chunk(
     if name == "compresso":
         return _decode_compresso(buf, full, dt)
     return _decode_jxl(buf, full)
+
+
+def decode_chunk_into(
+    buf: Buffer,
+    encoding: str,
+    shape: Sequence[int],
+    out: npt.NDArray[Any],
+    start: Sequence[int],
+    *,
+    block_size: Sequence[int] | None = None,
+) -> None:
+    """Decode the voxels `start + [0, out.shape[1:])` of a chunk of `shape` into `out`.
+
+    compressed_segmentation decodes straight into `out` (compiled kernel, when numba is
+    installed); raw copies from a view of `buf`; other encodings decode the chunk, then copy.
+    """
+    dims = tuple(int(v) for v in shape)
+    if len(dims) != 4 or len(out.shape) != 4:
+        raise DataShapeError(f"Chunk shape must be 4 integers (c, x, y, z), not {shape!r}.")
+    full = (dims[0], dims[1], dims[2], dims[3])
+    begin = (int(start[0]), int(start[1]), int(start[2]))
+    if normalize_encoding(encoding) == "compressed_segmentation" and _cseg.decode_into(
+        buf, full, _block_size(block_size), out, begin
+    ):
+        return
+    data = decode_chunk(buf, encoding, full, out.dtype, block_size=block_size, writable=False)
+    region = tuple(slice(b, b + n) for b, n in zip(begin, out.shape[1:], strict=True))
+    key = (slice(None), *region)
+    out[...] = data[key]
