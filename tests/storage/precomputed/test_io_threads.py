@@ -206,3 +206,18 @@ def test_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(io_pool.ENV_VAR, "many")
     with pytest.raises(InvalidArgumentError):
         io_pool.threads_for_call()
+
+
+@pytest.mark.parametrize("gzip", [False, True])
+def test_file_put_batch_replaces_the_other_representation(tmp_path: Path, gzip: bool) -> None:
+    from webknossos_like.storage.precomputed._put_batch import put_batch
+
+    store = FileKVStore(tmp_path, gzip=gzip)
+    FileKVStore(tmp_path, gzip=not gzip).put("a/b", b"old")
+    with put_batch(store) as batch:
+        batch.put("a/b", b"new")
+        batch.put("a/c", bytearray(b"more"))
+        assert store.get("a/b") == b"old"  # nothing visible before the commit
+    assert store.get("a/b") == b"new" and store.get("a/c") == b"more"
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == (["b.gz", "c.gz"] if gzip else ["b", "c"])
