@@ -81,3 +81,16 @@ def test_kernel_refuses_what_the_reference_refuses(
             bytes(damaged), "compressed_segmentation", array.shape, out, (0, 0, 0), block_size=block
         )
         np.testing.assert_array_equal(out, reference)
+
+
+@settings(max_examples=150, deadline=None)
+@given(chunk=chunks())
+def test_compiled_encoder_writes_the_packages_bytes(
+    chunk: tuple[np.ndarray, tuple[int, int, int]],
+) -> None:
+    array, block = chunk
+    compiled = _cseg.encode(array, block)  # the compiled encoder when numba is installed
+    assert compiled == _cseg.encode(array, block, use_package=True)
+    assert compiled == _cseg.encode(array, block, use_package=False)
+    strided = np.ascontiguousarray(array)  # another memory layout, same bytes
+    assert _cseg.encode(strided, block) == compiled
