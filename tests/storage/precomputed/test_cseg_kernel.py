@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from webknossos_like.errors import CorruptChunkError
@@ -12,6 +12,13 @@ from webknossos_like.storage.precomputed import _cseg
 from webknossos_like.storage.precomputed.codecs import decode_chunk_into
 
 pytest.importorskip("numba")
+
+
+@pytest.fixture(autouse=True)
+def _kernels_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernels load only after 32 MiB of work in a process; here from the first chunk."""
+    monkeypatch.setattr(_cseg, "_KERNELS_AFTER_BYTES", 0)
+
 
 shapes = st.tuples(st.integers(1, 20), st.integers(1, 20), st.integers(1, 12))
 blocks = st.tuples(st.integers(1, 8), st.integers(1, 8), st.integers(1, 8))
@@ -30,7 +37,9 @@ def chunks(draw: st.DrawFn) -> tuple[np.ndarray, tuple[int, int, int]]:
     return np.asfortranarray(data), draw(blocks)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(chunk=chunks(), data=st.data())
 def test_kernel_decodes_like_the_reference(
     chunk: tuple[np.ndarray, tuple[int, int, int]], data: st.DataObject
@@ -49,7 +58,9 @@ def test_kernel_decodes_like_the_reference(
     np.testing.assert_array_equal(out, array[(slice(None), *region)])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     chunk=chunks(),
     flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=4),
@@ -83,7 +94,9 @@ def test_kernel_refuses_what_the_reference_refuses(
         np.testing.assert_array_equal(out, reference)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(chunk=chunks())
 def test_compiled_encoder_writes_the_packages_bytes(
     chunk: tuple[np.ndarray, tuple[int, int, int]],

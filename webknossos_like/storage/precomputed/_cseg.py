@@ -500,8 +500,8 @@ def encode(
 ) -> bytes:
     """Encode a `(c, x, y, z)` uint32/uint64 array as a (multi-channel) compressed_segmentation chunk.
 
-    `use_package`: None uses the compiled encoder when numba is installed (byte-identical, and
-    it releases the GIL, so chunks encode in parallel), else the C package when every block is
+    `use_package`: None uses the compiled encoder when numba is installed and the process has
+    enough such work (byte-identical, and it releases the GIL, so chunks encode in parallel), else the C package when every block is
     at most 65,536 voxels (it hangs on blocks with more distinct labels) and numpy otherwise;
     False forces numpy; True prefers the package but still never hands it a block that could
     hang it.
@@ -518,7 +518,7 @@ def encode(
     package = (
         use_package is not False and _cseg_pkg is not None and volume <= _PACKAGE_MAX_BLOCK_VOLUME
     )
-    kernels = _compiled() if use_package is None else None
+    kernels = _compiled(data.nbytes) if use_package is None else None
     if kernels is not None and data.size:
         return _encode_compiled(kernels, data, block, dtype)
     if package and num_channels == 1 and data.size:
@@ -548,12 +548,21 @@ def encode(
 
 
 _kernels: Any = None
+# Loading numba and the cached kernels costs 0.3-1 s per process: only worth it once a process
+# has this much compressed_segmentation work (one call of that size, or many small ones).
+# Small jobs (a few small writes, then exit) keep using the package.
+_KERNELS_AFTER_BYTES = 32 << 20
+_work_bytes = 0
 
 
-def _compiled() -> Any:
-    """The numba decoder module, or None without numba (imported once, lazily)."""
-    global _kernels
+def _compiled(nbytes: int) -> Any:
+    """The numba kernels module once `nbytes` more voxels bring this process's work past
+    `_KERNELS_AFTER_BYTES`; None before that, or without numba (imported once, lazily)."""
+    global _kernels, _work_bytes
     if _kernels is None:
+        _work_bytes += nbytes
+        if _work_bytes < _KERNELS_AFTER_BYTES:
+            return None
         try:
             from . import _cseg_kernels
         except ImportError:
@@ -576,7 +585,7 @@ def decode_into(
     A chunk the kernel finds inconsistent is decoded by `decode`, which raises the precise
     `CorruptChunkError`.
     """
-    kernels = _compiled()
+    kernels = _compiled(out.nbytes)
     dtype = out.dtype
     if kernels is None or not dtype.isnative or dtype not in (np.uint32, np.uint64):
         return False
