@@ -18,7 +18,17 @@ from typing import Any
 import numpy as np
 
 from .data import DTYPES, load_volume, random_boxes
-from .harness import OURS, Context, Group, Impl, Workload, register, register_group
+from .harness import (
+    OURS,
+    Context,
+    Group,
+    Impl,
+    Library,
+    Workload,
+    register,
+    register_group,
+    register_library,
+)
 
 CHUNK = 64
 READ_BOX = 64
@@ -115,6 +125,26 @@ class OursAdapter(Adapter):
 
     def read(self, handle: Any, offset: Box, size: Box) -> np.ndarray:
         return handle.read(absolute_offset=offset, size=size)  # type: ignore[no-any-return]
+
+
+class OursSequentialAdapter(OursAdapter):
+    """Ours with `webknossos_like.io_threads(1)`: every chunk of a call on the calling thread."""
+
+    library = "ours-sequential"
+    label = "ours, io_threads=1"
+    slug = "ours"  # the same fixture files as ours
+
+    def write(self, handle: Any, data: np.ndarray, offset: Box) -> None:
+        import webknossos_like as wkl
+
+        with wkl.io_threads(1):
+            super().write(handle, data, offset)
+
+    def read(self, handle: Any, offset: Box, size: Box) -> np.ndarray:
+        import webknossos_like as wkl
+
+        with wkl.io_threads(1):
+            return super().read(handle, offset, size)
 
 
 class TensorstoreAdapter(Adapter):
@@ -270,9 +300,12 @@ class NeuroglancerScriptsAdapter(Adapter):
         return out
 
 
+# Our sequential mode, reported as a peer so that the table shows what the thread pool adds.
+register_library(Library("ours-sequential", ("webknossos_like", "wkw"), "webknossos_like"))
+
 OURS_ADAPTER = OursAdapter()
 NGS = NeuroglancerScriptsAdapter()
-PEERS: list[Adapter] = [TensorstoreAdapter(), CloudVolumeAdapter(), NGS]
+PEERS: list[Adapter] = [TensorstoreAdapter(), OursSequentialAdapter(), CloudVolumeAdapter(), NGS]
 
 
 # -- shared pieces ---------------------------------------------------------------------------------
@@ -366,7 +399,10 @@ register_group(
             "encoding, the segmentation uint32 with `compressed_segmentation` (block 8^3). Every "
             "library writes the same `info` (scale key `1`) into `<dataset>/<layer>`: ours "
             '`add_layer(..., data_format="neuroglancerPrecomputed").add_mag(1, chunk_shape=64, '
-            "encoding=..., sharded=False)` and `mag.write`/`mag.read`; tensorstore "
+            "encoding=..., sharded=False)` and `mag.write`/`mag.read` with default settings "
+            "(chunk work of one call on `io_threads` = the usable cores), and again as the peer "
+            "`ours, io_threads=1` (inside `webknossos_like.io_threads(1)`: our sequential "
+            "mode, what every call does inside an executor worker); tensorstore "
             "`neuroglancer_precomputed` driver on a `file://` kvstore (its default context, i.e. "
             "its own thread pools for I/O and copying); cloud-volume "
             '`CloudVolume("file://...", compress=False, fill_missing=True)` (default `parallel=1`, '

@@ -18,6 +18,7 @@ from .geometry.nd_bounding_box import NDBoundingBox
 from .geometry.normalized_bounding_box import NormalizedBoundingBox
 from .geometry.vec3_float import Vec3Float
 from .geometry.vec_int import VecInt
+from .io_pool import config, io_threads
 from .properties import DatasetViewConfiguration, LayerViewConfiguration, VoxelSize
 from .properties.coordinate_transformations import (
     AffineCoordinateTransformation,
@@ -56,6 +57,8 @@ __all__ = [
     "View",
     "WebknossosLikeError",
     "__version__",
+    "config",
     "errors",
     "executors",
+    "io_threads",
 ]

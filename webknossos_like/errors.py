@@ -181,6 +181,8 @@ class ImageFileError(StorageError, ValueError):
     def __init__(self, message: str, *, path: object = None) -> None:
         super().__init__(message)
         self.path = path
+
+
 class AccessDeniedError(StorageError, PermissionError):
     """The object store refused the credentials (unknown key, bad signature, access denied)."""
 

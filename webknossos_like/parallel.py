@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
 
 from .errors import InvalidArgumentError
+from .io_pool import as_executor_task, mark_executor_worker
 
 __all__ = ["dask", "processes", "progress_shown", "run_tasks", "set_progress", "threads"]
 
@@ -178,6 +179,17 @@ def _max_in_flight(executor: Executor) -> int:
     return _DEFAULT_IN_FLIGHT
 
 
+class _ExecutorTask:
+    """`fn` run as an executor task: read/write calls inside it use one thread (picklable)."""
+
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, item: Any) -> Any:
+        with as_executor_task():
+            return self.fn(item)
+
+
 def run_tasks(
     fn: Callable[[T], R],
     items: Sequence[T],
@@ -200,9 +212,10 @@ def run_tasks(
             return results
         window = _max_in_flight(executor)
         pending: deque[Future[R]] = deque()
+        task = _ExecutorTask(fn)
         try:
             for item in items:
-                pending.append(executor.submit(fn, item))
+                pending.append(executor.submit(task, item))
                 if len(pending) >= window:
                     results.append(pending.popleft().result())
                     advance()
@@ -217,12 +230,16 @@ def run_tasks(
 
 def threads(n: int | None = None) -> ThreadPoolExecutor:
     """A thread pool: good for I/O-bound work and the GIL-releasing codecs (wkw, numpy)."""
-    return ThreadPoolExecutor(max_workers=n)
+    return ThreadPoolExecutor(max_workers=n, initializer=mark_executor_worker)
 
 
 def processes(n: int | None = None) -> ProcessPoolExecutor:
     """A process pool using the `spawn` start method (safe with threads; needs a `__main__` guard)."""
-    return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=n,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=mark_executor_worker,
+    )
 
 
 def dask(address_or_client: Any = None) -> Executor:

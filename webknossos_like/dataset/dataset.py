@@ -263,6 +263,7 @@ class Dataset(DatasetAliases):
             downsample=downsample,
             executor=executor,
         )
+
     def _open_s3(
         self,
         url: str,

@@ -446,8 +446,9 @@ def _encode_channel_numpy(vol: Labels, block: tuple[int, int, int], dtype: np.dt
 
 def _encode_channel_package(
     vol: Labels, block: tuple[int, int, int], dtype: np.dtype[Any]
-) -> Words:
-    """Encode one `(x, y, z)` channel with the C package (block volume <= 65,536 only)."""
+) -> bytes:
+    """Encode one `(x, y, z)` channel with the C package (block volume <= 65,536 only); the
+    result is a whole one-channel chunk (`[1, channel words...]`)."""
     assert _cseg_pkg is not None
     # The package reads memory as the `order` it is told, ignoring the array's strides, and
     # rejects read-only arrays: hand it a fresh, writable, Fortran-ordered native array.
@@ -460,9 +461,35 @@ def _encode_channel_package(
             "the 24-bit offset limit (too many distinct labels for the chunk size; use smaller "
             "chunks)"
         ) from exc
-    # The package output is the single-channel wrapper [1, channel words...].
-    words: Words = np.frombuffer(encoded, dtype="<u4")[1:].astype(np.uint32)
-    return words
+    chunk: bytes = encoded
+    return chunk
+
+
+def _encode_compiled(
+    kernels: Any, data: Labels, block: tuple[int, int, int], dtype: np.dtype[Any]
+) -> bytes:
+    """Encode every channel with the compiled encoder (same bytes as the package, no GIL)."""
+    if data.dtype != dtype or not data.dtype.isnative:
+        data = data.astype(dtype)
+    channels = []
+    for channel in range(int(data.shape[0])):
+        words = kernels.encode_channel(data[channel], block)
+        if words is None:
+            raise UnsupportedFormatError(
+                "compressed_segmentation cannot encode this chunk: a lookup table would start "
+                "beyond the 24-bit offset limit (too many distinct labels for the chunk size; "
+                "use smaller chunks)"
+            )
+        channels.append(words)
+    offsets = np.cumsum([len(channels), *(int(w.size) for w in channels[:-1])])
+    if int(offsets[-1]) + int(channels[-1].size) >= 1 << 32:
+        raise UnsupportedFormatError("compressed_segmentation chunk would exceed 2**32 words")
+    return b"".join(
+        [
+            offsets.astype("<u4").tobytes(),
+            *(w.astype("<u4", copy=False).tobytes() for w in channels),
+        ]
+    )
 
 
 def encode(
@@ -473,9 +500,11 @@ def encode(
 ) -> bytes:
     """Encode a `(c, x, y, z)` uint32/uint64 array as a (multi-channel) compressed_segmentation chunk.
 
-    `use_package`: None uses the C package when every block is at most 65,536 voxels (it hangs on
-    blocks with more distinct labels) and numpy otherwise; False forces numpy; True prefers
-    the package but still never hands it a block that could hang it.
+    `use_package`: None uses the compiled encoder when numba is installed and the process has
+    enough such work (byte-identical, and it releases the GIL, so chunks encode in parallel), else the C package when every block is
+    at most 65,536 voxels (it hangs on blocks with more distinct labels) and numpy otherwise;
+    False forces numpy; True prefers the package but still never hands it a block that could
+    hang it.
     """
     dtype = np.dtype(data.dtype)
     if dtype.kind != "u" or dtype.itemsize not in (4, 8):
@@ -489,13 +518,21 @@ def encode(
     package = (
         use_package is not False and _cseg_pkg is not None and volume <= _PACKAGE_MAX_BLOCK_VOLUME
     )
+    kernels = _compiled(data.nbytes) if use_package is None else None
+    if kernels is not None and data.size:
+        return _encode_compiled(kernels, data, block, dtype)
+    if package and num_channels == 1 and data.size:
+        # The package's one-channel chunk is the whole answer: no copy of its words.
+        return _encode_channel_package(data[0], block, dtype)
     channels: list[Words] = []
     for channel in range(num_channels):
         vol = data[channel]
         if vol.size == 0:
             channels.append(np.zeros(0, dtype=np.uint32))
         elif package:
-            channels.append(_encode_channel_package(vol, block, dtype))
+            # The package output is the single-channel wrapper [1, channel words...].
+            encoded = _encode_channel_package(vol, block, dtype)
+            channels.append(np.frombuffer(encoded, dtype="<u4")[1:])
         else:
             channels.append(_encode_channel_numpy(vol, block, dtype))
     offsets = np.empty(num_channels, dtype=np.int64)
@@ -508,3 +545,58 @@ def encode(
     parts = [offsets.astype("<u4").tobytes()]
     parts.extend(words.astype("<u4", copy=False).tobytes() for words in channels)
     return b"".join(parts)
+
+
+_kernels: Any = None
+# Loading numba and the cached kernels costs 0.3-1 s per process: only worth it once a process
+# has this much compressed_segmentation work (one call of that size, or many small ones).
+# Small jobs (a few small writes, then exit) keep using the package.
+_KERNELS_AFTER_BYTES = 32 << 20
+_work_bytes = 0
+
+
+def _compiled(nbytes: int) -> Any:
+    """The numba kernels module once `nbytes` more voxels bring this process's work past
+    `_KERNELS_AFTER_BYTES`; None before that, or without numba (imported once, lazily)."""
+    global _kernels, _work_bytes
+    if _kernels is None:
+        _work_bytes += nbytes
+        if _work_bytes < _KERNELS_AFTER_BYTES:
+            return None
+        try:
+            from . import _cseg_kernels
+        except ImportError:
+            _kernels = False
+        else:
+            _kernels = _cseg_kernels
+    return _kernels or None
+
+
+def decode_into(
+    buf: bytes | bytearray | memoryview,
+    shape: tuple[int, int, int, int],
+    block_size: tuple[int, int, int],
+    out: Labels,
+    start: tuple[int, int, int],
+) -> bool:
+    """Decode chunk voxels `start + [0, out.shape[1:])` straight into `out` (no whole-chunk
+    array) with the compiled kernel; False when it cannot (no numba, non-native `out`).
+
+    A chunk the kernel finds inconsistent is decoded by `decode`, which raises the precise
+    `CorruptChunkError`.
+    """
+    kernels = _compiled(out.nbytes)
+    dtype = out.dtype
+    if kernels is None or not dtype.isnative or dtype not in (np.uint32, np.uint64):
+        return False
+    if len(buf) % 4:
+        decode(buf, shape, dtype, block_size)  # raises CorruptChunkError
+    if shape[0] == 0 or 0 in shape[1:]:
+        return True
+    words: Words = np.frombuffer(buf, dtype="<u4").astype(np.uint32, copy=False)
+    shape3 = (int(shape[1]), int(shape[2]), int(shape[3]))
+    block = (int(block_size[0]), int(block_size[1]), int(block_size[2]))
+    if kernels.decode_into(words, shape3, block, out, start):
+        return True
+    decode(buf, shape, dtype, block_size)  # names the problem
+    raise CorruptChunkError("compressed_segmentation chunk is inconsistent")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 import numpy as np
@@ -17,11 +18,20 @@ from ...errors import (
     StorageError,
 )
 from ...geometry import BoundingBox, Vec3Int
+from ...io_pool import map_io, threads_for_call
 from ..backend import ArrayInfo, check_read_size
-from .codecs import check_encoding, decode_chunk, encode_chunk, max_encoded_size
+from ._index_cache import IndexCache, file_stamp
+from ._put_batch import PutBatch, put_batch
+from .codecs import (
+    check_encoding,
+    decode_chunk,
+    decode_chunk_into,
+    encode_chunk_buffer,
+    max_encoded_size,
+)
 from .fanout import fan_out, parallel_reads
 from .info import MAX_INFO_BYTES, ScaleInfo, VolumeInfo, loads_info
-from .kvstore import KVStore, file_url_to_path
+from .kvstore import FileKVStore, KVStore, file_url_to_path
 from .sharding import (
     ShardingSpec,
     compressed_morton_codes,
@@ -40,6 +50,16 @@ _CHUNK_NAME_RE = re.compile(r"^(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)$"
 _NESTED_NAME_RE = re.compile(r"^(-?\d+)-(-?\d+)/(-?\d+)-(-?\d+)/(-?\d+)-(-?\d+)$")
 _SHARD_NAME_RE = re.compile(r"^([0-9a-f]+)\.shard$")
 _ALL = (slice(None),)
+
+
+# Below this many bytes a call stays on the calling thread: handing a few chunks to the pool
+# costs more than it saves (measured: 64^3 random reads ran faster sequentially).
+_PARALLEL_MIN_BYTES = 4 << 20
+
+
+def _threads_for(nbytes: int) -> int:
+    """Threads for a call moving `nbytes` of voxels: the per-call setting, 1 for small calls."""
+    return threads_for_call() if nbytes >= _PARALLEL_MIN_BYTES else 1
 
 
 class PrecomputedArray:
@@ -71,6 +91,7 @@ class PrecomputedArray:
         self._sharding = (
             ShardingSpec.from_json(scale.sharding) if scale.sharding is not None else None
         )
+        self._index_cache = IndexCache(self._shard_stamp(store))
         # Unsharded chunk layout: None until a chunk was found flat (False) or nested (True).
         self._nested: bool | None = None
         self._block = (
@@ -78,6 +99,15 @@ class PrecomputedArray:
             if scale.compressed_segmentation_block_size
             else None
         )
+
+    @staticmethod
+    def _shard_stamp(store: KVStore) -> Callable[[str], Hashable] | None:
+        """How to tell a shard file's version: (inode, size, mtime) for local files; other
+        stores cannot say cheaply, so only this process's own writes invalidate there."""
+        if not isinstance(store, FileKVStore):
+            return None
+        root = str(store.root)
+        return lambda key: file_stamp(os.path.join(root, *key.split("/")))
 
     def __getstate__(self) -> dict[str, Any]:
         return {
@@ -196,8 +226,8 @@ class PrecomputedArray:
             return np.zeros(shape, dtype=self._dtype, order="F")
         return decode_chunk(raw, self._encoding, shape, self._dtype, block_size=self._block)
 
-    def _encode(self, data: np.ndarray) -> bytes:
-        return encode_chunk(
+    def _encode(self, data: np.ndarray) -> bytes | bytearray:
+        return encode_chunk_buffer(
             data,
             self._encoding,
             block_size=self._block,
@@ -221,16 +251,13 @@ class PrecomputedArray:
             self._nested = True
         return raw
 
-    def _fetch(self, cells: list[Vec3Int]) -> dict[Vec3Int, bytes | None]:
-        """Encoded bytes of each chunk (None where nothing is stored)."""
-        if self._sharding is None:
-            raws = fan_out(self._store, lambda c: self._get_unsharded(self._cell_box(c)), cells)
-            return dict(zip(cells, raws, strict=True))
+    def _fetch_sharded(self, cells: list[Vec3Int]) -> list[bytes | None]:
+        """Encoded bytes of each chunk of a sharded scale, index reads batched per shard; for
+        remote stores one task per shard file, `parallel_reads` at a time (`fanout`)."""
+        assert self._sharding is not None
+        sharding = self._sharding
         ids = self._chunk_ids(cells)
         chunk_bytes, chunks, shard_bytes = self._shard_limits()
-        sharding = self._sharding
-        # Remote stores: one task per shard file, concurrently (`fanout`); each coalesces its
-        # index and chunk ranges.
         groups = (
             list(group_by_shard(ids, sharding).values())
             if parallel_reads(self._store) > 1
@@ -246,15 +273,20 @@ class PrecomputedArray:
                 prefix=f"{self._key}/",
                 max_chunk_bytes=chunk_bytes,
                 max_chunks=chunks,
+                cache=self._index_cache,
             ),
             groups,
         ):
             found.update(part)
-        return {cell: found[cid] for cell, cid in zip(cells, ids, strict=True)}
+        return [found[cid] for cid in ids]
 
     # -- reading --------------------------------------------------------------------------------
     def read(self, bbox: BoundingBox) -> np.ndarray:
-        """Voxels of `bbox` as a Fortran-ordered `(c, x, y, z)` array; 0 outside stored chunks."""
+        """Voxels of `bbox` as a Fortran-ordered `(c, x, y, z)` array; 0 outside stored chunks.
+
+        The chunks are fetched, decoded and copied into the result on the per-call thread pool
+        (`webknossos_like.io_threads`); each chunk fills its own part of the result.
+        """
         where = f"{self._store.url}/{self._key}"
         check_read_size(bbox, self._dtype, self._volume.num_channels, where)
         out = np.zeros((self._volume.num_channels, *bbox.size), dtype=self._dtype, order="F")
@@ -263,20 +295,33 @@ class PrecomputedArray:
             return out
         cells = self._cells(inside)
         channels = self._volume.num_channels
-        low, high, origin = inside.topleft, inside.bottomright, bbox.topleft
-        for cell, raw in self._fetch(cells).items():
+        low, high, origin = inside.topleft.to_tuple(), inside.bottomright.to_tuple(), bbox.topleft
+
+        def place(cell: Vec3Int, raw: bytes | None) -> None:
             if raw is None:
-                continue
+                return
             begin, end = self._cell_bounds(cell)
             shape = (channels, *(e - b for b, e in zip(begin, end, strict=True)))
-            data = decode_chunk(
-                raw, self._encoding, shape, self._dtype, block_size=self._block, writable=False
-            )
             lo = [max(begin[i], low[i]) for i in range(3)]
             hi = [min(end[i], high[i]) for i in range(3)]
             target = tuple(slice(lo[i] - origin[i], hi[i] - origin[i]) for i in range(3))
-            source = tuple(slice(lo[i] - begin[i], hi[i] - begin[i]) for i in range(3))
-            out[_ALL + target] = data[_ALL + source]
+            source = (lo[0] - begin[0], lo[1] - begin[1], lo[2] - begin[2])
+            decode_chunk_into(
+                raw, self._encoding, shape, out[_ALL + target], source, block_size=self._block
+            )
+
+        threads = _threads_for(out.nbytes)
+        if parallel_reads(self._store) > 1:  # remote: requests wait on the network, overlap them
+            threads = max(threads, parallel_reads(self._store))
+        if self._sharding is None:
+            map_io(
+                lambda cell: place(cell, self._get_unsharded(self._cell_box(cell))),
+                cells,
+                threads=threads,
+            )
+        else:
+            found = self._fetch_sharded(cells)
+            map_io(lambda pair: place(*pair), list(zip(cells, found, strict=True)), threads=threads)
         return out
 
     def list_written_boxes(self) -> Iterator[BoundingBox]:
@@ -351,34 +396,67 @@ class PrecomputedArray:
         if bbox.is_empty():
             return
         cells = self._cells(bbox)
-        if self._sharding is None:
-            for cell in cells:
-                box = self._cell_box(cell)
-                self._store.put(
-                    self._chunk_key(box), self._encode(self._merged(box, bbox, data, None))
-                )
-            return
-        ids = self._chunk_ids(cells)
-        cell_of = dict(zip(ids, cells, strict=True))
-        for shard, shard_ids in group_by_shard(ids, self._sharding).items():
-            key = f"{self._key}/{shard_file_name(shard, self._sharding)}"
-            chunk_bytes, chunks, shard_bytes = self._shard_limits()
-            existing_bytes = self._store.get(key, max_size=shard_bytes)
-            stored = (
-                parse_shard(
-                    existing_bytes,
-                    self._sharding,
-                    key=key,
-                    max_chunk_bytes=chunk_bytes,
-                    max_chunks=chunks,
-                )
-                if existing_bytes
-                else {}
+        with put_batch(self._store) as batch:
+            if self._sharding is None:
+
+                def write_chunk(cell: Vec3Int) -> None:
+                    box = self._cell_box(cell)
+                    encoded = self._encode(self._merged(box, bbox, data, None))
+                    batch.put(self._chunk_key(box), encoded)
+
+                map_io(write_chunk, cells, threads=_threads_for(data.nbytes))
+                return
+            ids = self._chunk_ids(cells)
+            cell_of = dict(zip(ids, cells, strict=True))
+            shards = list(group_by_shard(ids, self._sharding).items())
+            # Whole shards in parallel; a single shard encodes its chunks in parallel instead.
+            threads = _threads_for(data.nbytes)
+            per_shard = len(shards) > 1 and threads > 1
+            written = map_io(
+                lambda item: self._write_shard(item[0], item[1], cell_of, bbox, data, batch),
+                shards,
+                threads=threads if per_shard else 1,
             )
-            for cid in shard_ids:
-                box = self._cell_box(cell_of[cid])
-                stored[cid] = self._encode(self._merged(box, bbox, data, stored.get(cid)))
-            self._store.put(key, encode_shard(stored, self._sharding))
+        # Only now are the new shard files in place: drop what a read meanwhile may have cached.
+        for key in written:
+            self._index_cache.forget(key)
+
+    def _write_shard(
+        self,
+        shard: int,
+        shard_ids: list[int],
+        cell_of: dict[int, Vec3Int],
+        bbox: BoundingBox,
+        data: np.ndarray,
+        batch: PutBatch,
+    ) -> str:
+        """Merge the chunks `shard_ids` of `data` into shard `shard`; stage the new shard file."""
+        assert self._sharding is not None
+        key = f"{self._key}/{shard_file_name(shard, self._sharding)}"
+        chunk_bytes, chunks, shard_bytes = self._shard_limits()
+        existing_bytes = self._store.get(key, max_size=shard_bytes)
+        stored = (
+            parse_shard(
+                existing_bytes,
+                self._sharding,
+                key=key,
+                max_chunk_bytes=chunk_bytes,
+                max_chunks=chunks,
+            )
+            if existing_bytes
+            else {}
+        )
+
+        def encode(cid: int) -> bytes:
+            box = self._cell_box(cell_of[cid])
+            encoded = self._encode(self._merged(box, bbox, data, stored.get(cid)))
+            return encoded if isinstance(encoded, bytes) else bytes(encoded)
+
+        threads = _threads_for(data.nbytes)
+        for cid, encoded in zip(shard_ids, map_io(encode, shard_ids, threads=threads), strict=True):
+            stored[cid] = encoded
+        batch.put(key, encode_shard(stored, self._sharding))
+        return key
 
     def _merged(
         self, box: BoundingBox, bbox: BoundingBox, data: np.ndarray, existing: bytes | None

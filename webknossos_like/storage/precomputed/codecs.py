@@ -33,7 +33,9 @@ __all__ = [
     "SUPPORTED_ENCODINGS",
     "check_encoding",
     "decode_chunk",
+    "decode_chunk_into",
     "encode_chunk",
+    "encode_chunk_buffer",
     "max_encoded_size",
     "normalize_encoding",
 ]
@@ -213,10 +215,21 @@ def _check_components(encoding: str, found: int, expected: int) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _encode_raw(data: npt.NDArray[Any]) -> bytes:
+def _encode_raw(data: npt.NDArray[Any]) -> bytearray:
+    """The chunk's bytes (x fastest per channel) in one copy, written straight into the buffer."""
     little = data.dtype.newbyteorder("<") if data.dtype.itemsize > 1 else data.dtype
-    encoded: bytes = data.astype(little, copy=False).transpose(0, 3, 2, 1).tobytes(order="C")
-    return encoded
+    c, sx, sy, sz = data.shape
+    out = bytearray(c * sx * sy * sz * little.itemsize)
+    target = np.frombuffer(out, dtype=little).reshape(c, sz, sy, sx)
+    source = data.transpose(0, 3, 2, 1)
+    if data.strides[1] == data.itemsize or sz <= 1:
+        target[...] = source  # x runs are contiguous on both sides: a plain strided copy
+    else:
+        # A real transpose (x is not the fastest axis of `data`): one z plane at a time, so
+        # source and target of each step stay in the CPU cache.
+        for z in range(sz):
+            target[:, z] = source[:, z]
+    return out
 
 
 def _decode_raw(
@@ -416,6 +429,21 @@ def encode_chunk(
     `block_size` is the compressed_segmentation block size (default 8x8x8); `jpeg_quality`
     (0-100) is used by jpeg and jxl (jxl: 100 means lossless), `png_level` (zlib 0-9) by png.
     """
+    encoded = encode_chunk_buffer(
+        data, encoding, block_size=block_size, jpeg_quality=jpeg_quality, png_level=png_level
+    )
+    return encoded if isinstance(encoded, bytes) else bytes(encoded)
+
+
+def encode_chunk_buffer(
+    data: npt.NDArray[Any],
+    encoding: str,
+    *,
+    block_size: Sequence[int] | None = None,
+    jpeg_quality: int = 95,
+    png_level: int = 6,
+) -> bytes | bytearray:
+    """`encode_chunk` without the final copy into `bytes` (raw chunks come as a `bytearray`)."""
     if not isinstance(data, np.ndarray) or data.ndim != 4:
         raise DataShapeError(
             f"A chunk must be a 4-D (c, x, y, z) numpy array, not {type(data).__name__} "
@@ -481,3 +509,32 @@ def decode_chunk(
     if name == "compresso":
         return _decode_compresso(buf, full, dt)
     return _decode_jxl(buf, full)
+
+
+def decode_chunk_into(
+    buf: Buffer,
+    encoding: str,
+    shape: Sequence[int],
+    out: npt.NDArray[Any],
+    start: Sequence[int],
+    *,
+    block_size: Sequence[int] | None = None,
+) -> None:
+    """Decode the voxels `start + [0, out.shape[1:])` of a chunk of `shape` into `out`.
+
+    compressed_segmentation decodes straight into `out` (compiled kernel, when numba is
+    installed); raw copies from a view of `buf`; other encodings decode the chunk, then copy.
+    """
+    dims = tuple(int(v) for v in shape)
+    if len(dims) != 4 or len(out.shape) != 4:
+        raise DataShapeError(f"Chunk shape must be 4 integers (c, x, y, z), not {shape!r}.")
+    full = (dims[0], dims[1], dims[2], dims[3])
+    begin = (int(start[0]), int(start[1]), int(start[2]))
+    if normalize_encoding(encoding) == "compressed_segmentation" and _cseg.decode_into(
+        buf, full, _block_size(block_size), out, begin
+    ):
+        return
+    data = decode_chunk(buf, encoding, full, out.dtype, block_size=block_size, writable=False)
+    region = tuple(slice(b, b + n) for b, n in zip(begin, out.shape[1:], strict=True))
+    key = (slice(None), *region)
+    out[...] = data[key]

@@ -42,7 +42,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, runtime_checkable
 
 from ..._atomic import TEMP_PREFIX, atomic_write_bytes
 from ...errors import (
@@ -53,6 +53,9 @@ from ...errors import (
     StorageError,
 )
 from ._inflate import compressed_size_bound, gunzip_bounded, too_large
+
+if TYPE_CHECKING:
+    from ._put_batch import FilePutBatch
 
 __all__ = [
     "FileKVStore",
@@ -348,6 +351,12 @@ class FileKVStore:
                 os.unlink(stale)
         except OSError as exc:
             raise StorageError(f"{target}: cannot write: {exc}") from exc
+
+    def put_batch(self) -> FilePutBatch:
+        """Puts that become durable together on `commit` (one fsync round for many files)."""
+        from ._put_batch import FilePutBatch
+
+        return FilePutBatch(self._write_path, gzip=self._gzip)
 
     def delete(self, key: str) -> None:
         """Remove `key` and `key.gz`; absent is fine."""

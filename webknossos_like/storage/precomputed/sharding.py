@@ -24,6 +24,7 @@ from ...errors import (
     StorageError,
     UnsupportedFormatError,
 )
+from ._index_cache import MISSING, IndexCache
 from ._inflate import gunzip_bounded, inflate_zlib_bounded
 
 __all__ = [
@@ -699,12 +700,14 @@ def read_chunks(
     prefix: str = "",
     max_chunk_bytes: int | None = None,
     max_chunks: int | None = None,
+    cache: IndexCache | None = None,
 ) -> dict[int, bytes | None]:
     """`read_chunk` for many ids: each shard index and minishard index is read once.
 
     Nearby byte ranges of one shard are merged into single `read_range` calls. `max_chunk_bytes`
     bounds a chunk after `data_encoding`, `max_chunks` the chunks a minishard index can list (the
-    grid's chunk count): gzip payloads inflating past them raise `CorruptChunkError`.
+    grid's chunk count): gzip payloads inflating past them raise `CorruptChunkError`. With a
+    `cache`, decoded minishard indexes are reused while the shard's stamp is unchanged.
     """
     result: dict[int, bytes | None] = {}
     plan: dict[int, dict[int, list[int]]] = {}
@@ -713,45 +716,36 @@ def read_chunks(
         result[cid] = None
         shard, minishard = shard_and_minishard(cid, spec)
         plan.setdefault(shard, {}).setdefault(minishard, []).append(cid)
-    index_end = spec.shard_index_nbytes
     for shard, by_minishard in sorted(plan.items()):
         key = prefix + shard_file_name(shard, spec)
-        # 1. Shard index entries of the minishards we need.
-        minishard_ranges: list[tuple[int, int, int]] = []
-        entry_reads = _coalesce((16 * m, 16 * m + 16, m) for m in by_minishard)
-        for first, (g_start, g_end, members) in enumerate(entry_reads):
-            if first == 0:
-                blob = _read_exact(read_range, key, g_start, g_end, "shard index")
-                if blob is None:
-                    break  # no shard file: every chunk of this shard is absent
+        stamp = cache.stamp(key) if cache is not None else None
+        indexes: dict[int, _MinishardIndex | None] = {}
+        wanted = []
+        for m in by_minishard:
+            hit = cache.get(key, m, stamp) if cache is not None else MISSING
+            if hit is MISSING:
+                wanted.append(m)
             else:
-                blob = _read_present(read_range, key, g_start, g_end, "shard index")
-            for m_start, _, m in members:
-                lo = m_start - g_start
-                start = int.from_bytes(blob[lo : lo + 8], "little")
-                end = int.from_bytes(blob[lo + 8 : lo + 16], "little")
-                if end < start:
-                    raise CorruptChunkError(
-                        f"{key}: shard index entry {m} is [{start}, {end}), which ends before "
-                        "it starts"
-                    )
-                if end > start:
-                    minishard_ranges.append((index_end + start, index_end + end, m))
-        # 2. Minishard indices, then the data ranges of the wanted chunks.
+                indexes[m] = hit
+        if wanted:
+            loaded = _read_minishard_indexes(read_range, key, wanted, spec, max_chunks)
+            for m in wanted:
+                indexes[m] = loaded.get(m)
+                if cache is not None:
+                    cache.put(key, m, stamp, indexes[m])
+        # The data ranges of the wanted chunks.
         data_ranges: list[tuple[int, int, int]] = []
-        for g_start, g_end, members in _coalesce(minishard_ranges):
-            blob = _read_present(read_range, key, g_start, g_end, "minishard index")
-            for m_start, m_end, m in members:
-                index = _decode_minishard_index(
-                    blob[m_start - g_start : m_end - g_start], spec, key, m, max_chunks
-                )
-                for cid in by_minishard[m]:
-                    hits = np.flatnonzero(index.ids == np.uint64(cid))
-                    if len(hits) == 0:
-                        continue
-                    i = int(hits[0])
-                    if index.sizes[i] > 0:
-                        data_ranges.append((index.starts[i], index.starts[i] + index.sizes[i], cid))
+        for m, cids in by_minishard.items():
+            index = indexes[m]
+            if index is None:
+                continue
+            for cid in cids:
+                hits = np.flatnonzero(index.ids == np.uint64(cid))
+                if len(hits) == 0:
+                    continue
+                i = int(hits[0])
+                if index.sizes[i] > 0:
+                    data_ranges.append((index.starts[i], index.starts[i] + index.sizes[i], cid))
         for g_start, g_end, members in _coalesce(data_ranges):
             blob = _read_present(read_range, key, g_start, g_end, "chunk data")
             for c_start, c_end, cid in members:
@@ -763,6 +757,46 @@ def read_chunks(
                     max_chunk_bytes,
                 )
     return result
+
+
+def _read_minishard_indexes(
+    read_range: ReadRange,
+    key: str,
+    minishards: list[int],
+    spec: ShardingSpec,
+    max_chunks: int | None,
+) -> dict[int, _MinishardIndex]:
+    """The decoded indexes of the non-empty `minishards` of shard `key` (none if it is absent)."""
+    index_end = spec.shard_index_nbytes
+    # 1. Shard index entries of the minishards we need.
+    minishard_ranges: list[tuple[int, int, int]] = []
+    entry_reads = _coalesce((16 * m, 16 * m + 16, m) for m in minishards)
+    for first, (g_start, g_end, members) in enumerate(entry_reads):
+        if first == 0:
+            blob = _read_exact(read_range, key, g_start, g_end, "shard index")
+            if blob is None:
+                return {}  # no shard file: every chunk of this shard is absent
+        else:
+            blob = _read_present(read_range, key, g_start, g_end, "shard index")
+        for m_start, _, m in members:
+            lo = m_start - g_start
+            start = int.from_bytes(blob[lo : lo + 8], "little")
+            end = int.from_bytes(blob[lo + 8 : lo + 16], "little")
+            if end < start:
+                raise CorruptChunkError(
+                    f"{key}: shard index entry {m} is [{start}, {end}), which ends before it starts"
+                )
+            if end > start:
+                minishard_ranges.append((index_end + start, index_end + end, m))
+    # 2. The minishard indexes themselves.
+    indexes: dict[int, _MinishardIndex] = {}
+    for g_start, g_end, members in _coalesce(minishard_ranges):
+        blob = _read_present(read_range, key, g_start, g_end, "minishard index")
+        for m_start, m_end, m in members:
+            indexes[m] = _decode_minishard_index(
+                blob[m_start - g_start : m_end - g_start], spec, key, m, max_chunks
+            )
+    return indexes
 
 
 def parse_shard(

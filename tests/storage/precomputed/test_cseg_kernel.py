@@ -1,0 +1,109 @@
+"""The compiled compressed_segmentation decoder against the reference (package / numpy)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from webknossos_like.errors import CorruptChunkError
+from webknossos_like.storage.precomputed import _cseg
+from webknossos_like.storage.precomputed.codecs import decode_chunk_into
+
+pytest.importorskip("numba")
+
+
+@pytest.fixture(autouse=True)
+def _kernels_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernels load only after 32 MiB of work in a process; here from the first chunk."""
+    monkeypatch.setattr(_cseg, "_KERNELS_AFTER_BYTES", 0)
+
+
+shapes = st.tuples(st.integers(1, 20), st.integers(1, 20), st.integers(1, 12))
+blocks = st.tuples(st.integers(1, 8), st.integers(1, 8), st.integers(1, 8))
+
+
+@st.composite
+def chunks(draw: st.DrawFn) -> tuple[np.ndarray, tuple[int, int, int]]:
+    shape = draw(shapes)
+    channels = draw(st.integers(1, 2))
+    dtype = draw(st.sampled_from([np.uint32, np.uint64]))
+    labels = draw(st.integers(1, 300))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 2**32 if dtype == np.uint32 else 2**63, labels, dtype=dtype)
+    data = values[rng.integers(0, labels, (channels, *shape))]
+    return np.asfortranarray(data), draw(blocks)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(chunk=chunks(), data=st.data())
+def test_kernel_decodes_like_the_reference(
+    chunk: tuple[np.ndarray, tuple[int, int, int]], data: st.DataObject
+) -> None:
+    array, block = chunk
+    encoded = _cseg.encode(array, block)
+    reference = _cseg.decode(encoded, array.shape, array.dtype, block)
+    np.testing.assert_array_equal(reference, array)
+    start = tuple(data.draw(st.integers(0, n - 1)) for n in array.shape[1:])
+    size = tuple(
+        data.draw(st.integers(1, n - s)) for n, s in zip(array.shape[1:], start, strict=True)
+    )
+    out = np.zeros((array.shape[0], *size), dtype=array.dtype, order="F")
+    decode_chunk_into(encoded, "compressed_segmentation", array.shape, out, start, block_size=block)
+    region = tuple(slice(s, s + n) for s, n in zip(start, size, strict=True))
+    np.testing.assert_array_equal(out, array[(slice(None), *region)])
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    chunk=chunks(),
+    flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=4),
+)
+def test_kernel_refuses_what_the_reference_refuses(
+    chunk: tuple[np.ndarray, tuple[int, int, int]], flips: list[tuple[int, int]]
+) -> None:
+    array, block = chunk
+    damaged = bytearray(_cseg.encode(array, block))
+    for where, value in flips:
+        damaged[where % len(damaged)] = value
+    try:
+        reference = _cseg.decode(bytes(damaged), array.shape, array.dtype, block, use_package=False)
+    except CorruptChunkError:
+        reference = None
+    out = np.zeros(array.shape, dtype=array.dtype, order="F")
+    if reference is None:
+        with pytest.raises(CorruptChunkError):
+            decode_chunk_into(
+                bytes(damaged),
+                "compressed_segmentation",
+                array.shape,
+                out,
+                (0, 0, 0),
+                block_size=block,
+            )
+    else:
+        decode_chunk_into(
+            bytes(damaged), "compressed_segmentation", array.shape, out, (0, 0, 0), block_size=block
+        )
+        np.testing.assert_array_equal(out, reference)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(chunk=chunks())
+def test_compiled_encoder_writes_the_packages_bytes(
+    chunk: tuple[np.ndarray, tuple[int, int, int]],
+) -> None:
+    array, block = chunk
+    compiled = _cseg.encode(array, block)  # the compiled encoder when numba is installed
+    assert compiled == _cseg.encode(array, block, use_package=True)
+    assert compiled == _cseg.encode(array, block, use_package=False)
+    strided = np.ascontiguousarray(array)  # another memory layout, same bytes
+    assert _cseg.encode(strided, block) == compiled
