@@ -15,7 +15,11 @@ from ..errors import DTypeError
 
 
 def _range(array: np.ndarray) -> tuple[Any, Any]:
-    return array.min(), array.max()
+    """The smallest and largest value as Python numbers, so comparisons with limits are exact.
+
+    numpy compares `float32(2**32) > 4294967295` in float32 (False); Python compares exactly.
+    """
+    return array.min().item(), array.max().item()
 
 
 def _describe(array: np.ndarray) -> str:
@@ -57,8 +61,9 @@ def _why_not(array: np.ndarray, dtype: np.dtype[Any]) -> str | None:
         return None
     if dtype.kind == "f":
         finfo = np.finfo(dtype)
+        fmin, fmax = float(finfo.min), float(finfo.max)
         if kind == "f":
-            if low < finfo.min or high > finfo.max:
+            if low < fmin or high > fmax:
                 return f"{_describe(array)} outside the {dtype} range"
             return None
         exact = 2 ** (finfo.nmant + 1)  # integers beyond this are rounded by the float
