@@ -140,6 +140,22 @@ class SharedExclusiveLock:
         finally:
             os.close(fd)  # releases the flock
 
+    def acquire_shared(self) -> int:
+        """Take a shared hold without a context manager (for per-read paths); pass the returned
+        descriptor to `release`."""
+        fd = _open_lock_file(self.path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    @staticmethod
+    def release(fd: int) -> None:
+        """End a hold taken with `acquire_shared`."""
+        os.close(fd)  # releases the flock
+
     def shared(self) -> contextlib.AbstractContextManager[None]:
         """Held by writers: any number at once, never during an exclusive hold."""
         return self._held(fcntl.LOCK_SH)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
@@ -33,6 +34,11 @@ if TYPE_CHECKING:
     from .buffered import BufferedSliceReader, BufferedSliceWriter
 
 R = TypeVar("R")
+
+
+#: Reads of at most this many voxels finish long before a progress bar would appear (0.5 s), so
+#: the fast read path does not ask whether one would be shown.
+_SMALL_READ_VOXELS = 1 << 22
 
 
 class View(ViewAliases):
@@ -218,6 +224,14 @@ class View(ViewAliases):
 
         Voxels never written (also outside the layer) read as 0, like the webknossos package.
         """
+        if (
+            relative_offset is None
+            and relative_bounding_box is None
+            and absolute_bounding_box is None
+        ):
+            fast = self._plain_mag_box(size, absolute_offset)
+            if fast is not None:
+                return fast
         box = self._resolve(
             size=size,
             relative_offset=relative_offset,
@@ -230,6 +244,34 @@ class View(ViewAliases):
         if not pieces:
             return self._backend.read(mag_box)
         return self._read_pieces(mag_box, pieces)
+
+    def _plain_mag_box(self, size: Any, absolute_offset: Any) -> np.ndarray | None:
+        """`read(size, absolute_offset=...)` for the common small read given as Python ints,
+        without building geometry objects (random-access loops make millions of these).
+
+        None when the call needs the general path: other argument types, non-positive sizes,
+        offsets not aligned with the mag (those raise there), or a progress bar to show (reads
+        of up to `_SMALL_READ_VOXELS` end long before a bar would appear).
+        """
+        reader = getattr(self._backend, "read_at", None)
+        if reader is None or size is None or absolute_offset is None:
+            return None
+        try:  # ints and numpy integers; floats, strings, other shapes take the general path
+            x, y, z = map(operator.index, absolute_offset)
+            sx, sy, sz = map(operator.index, size)
+        except (TypeError, ValueError):
+            return None
+        if sx <= 0 or sy <= 0 or sz <= 0:
+            return None
+        if sx * sy * sz > _SMALL_READ_VOXELS and progress_shown(2):
+            return None
+        mx, my, mz = self._mag.as_vec3_int
+        if mx != 1 or my != 1 or mz != 1:
+            if x % mx or y % my or z % mz or sx % mx or sy % my or sz % mz:
+                return None
+            x, y, z, sx, sy, sz = x // mx, y // my, z // mz, sx // mx, sy // my, sz // mz
+        data: np.ndarray = reader((x, y, z), (sx, sy, sz))
+        return data
 
     def _progress_pieces(self, box: BoundingBox) -> list[BoundingBox]:
         """The shard-aligned parts of a mag-1 box when reading/writing it should show a bar, else []."""

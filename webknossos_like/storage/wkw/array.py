@@ -28,7 +28,8 @@ from ...errors import (
 )
 from ...geometry import BoundingBox, Vec3Int
 from .._grid import align_outward
-from ..backend import ArrayInfo, check_read_size
+from ..backend import MAX_READ_BYTES_ENV, ArrayInfo, check_read_size
+from . import _native
 
 HEADER_FILE = "header.wkw"
 BLOCK_TYPE_RAW = 1
@@ -51,6 +52,9 @@ _SHARD_FILE_RE = re.compile(r"^z(\d+)/y(\d+)/x(\d+)\.wkw$")
 _ALL_CHANNELS = (slice(None),)
 # WKW addresses voxels with uint32 coordinates.
 _MAX_COORD = 2**32 - 1
+#: `read_at` skips the read-cap computation below this size (the cap is half the memory or the
+#: address-space limit; a process with less than 32 MiB of either could not import numpy).
+_SMALL_READ_BYTES = 1 << 24
 #: The native library allocates a whole block (block_len^3 * voxel_size bytes) to read from a
 #: shard file and aborts the interpreter (SIGABRT) when that fails. Found in child processes
 #: under a 2 GiB address-space limit: raw blocks of 2 GiB abort, 1 GiB read; LZ4 blocks of
@@ -165,6 +169,10 @@ class WKWArray:
         self._lock = threading.Lock()
         # Shard folders (`z*`, `z*/y*`) found to resolve inside the mag folder: not re-checked.
         self._inside_dirs: set[str] = set()
+        # Plain values for `read_at`, which runs on every small read.
+        self._root = os.fspath(self._path)
+        self._shard_edge = self._info.shard_shape.x  # WKW shards are cubic
+        self._voxel_bytes = self._info.num_channels * self._info.dtype.itemsize
 
     @classmethod
     def create(
@@ -268,6 +276,46 @@ class WKWArray:
                 out[_ALL_CHANNELS + rel.to_slices()] = self._read_raw(inside)
             return out
         return self._read_raw(bbox)
+
+    def read_at(self, topleft: tuple[int, int, int], size: tuple[int, int, int]) -> np.ndarray:
+        """`read` of the box at `topleft` with `size` (mag coordinates, positive Python ints).
+
+        The path small random reads take: plain ints instead of geometry objects and one call
+        into the native library; anything unusual (negative or huge coordinates, reads big
+        enough for the read cap to matter) goes through `read`.
+        """
+        x, y, z = topleft
+        sx, sy, sz = size
+        info = self._info
+        nbytes = sx * sy * sz * self._voxel_bytes
+        if (
+            x < 0
+            or y < 0
+            or z < 0
+            or max(x + sx, y + sy, z + sz) > _MAX_COORD
+            or nbytes > _SMALL_READ_BYTES
+            or MAX_READ_BYTES_ENV in os.environ
+        ):
+            return self.read(BoundingBox(topleft, size))
+        edge = self._shard_edge
+        root = self._root
+        checked = self._checked
+        for zi in range(z // edge, (z + sz - 1) // edge + 1):
+            for yi in range(y // edge, (y + sy - 1) // edge + 1):
+                for xi in range(x // edge, (x + sx - 1) // edge + 1):
+                    path = f"{root}/z{zi}/y{yi}/x{xi}.wkw"
+                    try:
+                        st = os.stat(path)
+                    except OSError:
+                        self._check_shard_file(path)  # missing (fine) or unreadable (raises)
+                        continue
+                    if checked.get(path) != (st.st_ino, st.st_size, st.st_mtime_ns):
+                        self._check_shard_file(path)
+        try:
+            return _native.read(self._dataset(), topleft, size, info.num_channels, info.dtype)
+        except wkw.wkw.WKWException as exc:
+            box = BoundingBox(topleft, size)
+            raise CorruptChunkError(f"Reading {box} from {self._path} failed: {exc}") from exc
 
     def _header_prefix(self) -> bytes:
         """The first 8 bytes every shard file must share with `header.wkw`; checked against the

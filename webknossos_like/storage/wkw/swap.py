@@ -152,6 +152,20 @@ class SwappableWKWArray(WKWArray):
         with self._using():
             return super().read(bbox)
 
+    def read_at(self, topleft: tuple[int, int, int], size: tuple[int, int, int]) -> np.ndarray:
+        # `_using` unrolled for the common case (this runs on every small read)
+        lock = self._mag_lock
+        if lock is None:
+            self._follow_swap()
+            return super().read_at(topleft, size)
+        fd = lock.acquire_shared()
+        try:
+            if self._follow_swap():
+                return super().read_at(topleft, size)
+        finally:
+            lock.release(fd)
+        return self.read(BoundingBox(topleft, size))  # repairs an interrupted swap first
+
     def write(self, offset: Vec3Int, data: np.ndarray) -> None:
         with self._using():
             super().write(offset, data)
