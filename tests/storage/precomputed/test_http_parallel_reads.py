@@ -25,15 +25,17 @@ class _Counting(http.server.SimpleHTTPRequestHandler):
     state: dict[str, Any]
 
     def do_GET(self) -> None:
+        # Counted only while the client waits (before any byte of the answer is sent): a handler
+        # still finishing after its client moved on must not count as one more in flight.
         with self.state["lock"]:
             self.state["active"] += 1
             self.state["peak"] = max(self.state["peak"], self.state["active"])
         try:
             time.sleep(0.05)
-            super().do_GET()
         finally:
             with self.state["lock"]:
                 self.state["active"] -= 1
+        super().do_GET()
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

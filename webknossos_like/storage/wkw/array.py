@@ -27,6 +27,7 @@ from ...errors import (
     UnsupportedFormatError,
 )
 from ...geometry import BoundingBox, Vec3Int
+from ...io_pool import threads_for_call
 from .._grid import align_outward
 from ..backend import MAX_READ_BYTES_ENV, ArrayInfo, check_read_size
 from . import _native
@@ -52,9 +53,6 @@ _SHARD_FILE_RE = re.compile(r"^z(\d+)/y(\d+)/x(\d+)\.wkw$")
 _ALL_CHANNELS = (slice(None),)
 # WKW addresses voxels with uint32 coordinates.
 _MAX_COORD = 2**32 - 1
-#: `read_at` skips the read-cap computation below this size (the cap is half the memory or the
-#: address-space limit; a process with less than 32 MiB of either could not import numpy).
-_SMALL_READ_BYTES = 1 << 24
 #: The native library allocates a whole block (block_len^3 * voxel_size bytes) to read from a
 #: shard file and aborts the interpreter (SIGABRT) when that fails. Found in child processes
 #: under a 2 GiB address-space limit: raw blocks of 2 GiB abort, 1 GiB read; LZ4 blocks of
@@ -281,8 +279,8 @@ class WKWArray:
         """`read` of the box at `topleft` with `size` (mag coordinates, positive Python ints).
 
         The path small random reads take: plain ints instead of geometry objects and one call
-        into the native library; anything unusual (negative or huge coordinates, reads big
-        enough for the read cap to matter) goes through `read`.
+        into the native library; anything else (negative or huge coordinates, a read cap set
+        in the environment, reads large enough for the io threads) goes through `read`.
         """
         x, y, z = topleft
         sx, sy, sz = size
@@ -293,7 +291,7 @@ class WKWArray:
             or y < 0
             or z < 0
             or max(x + sx, y + sy, z + sz) > _MAX_COORD
-            or nbytes > _SMALL_READ_BYTES
+            or nbytes >= _native.PARALLEL_MIN_BYTES
             or MAX_READ_BYTES_ENV in os.environ
         ):
             return self.read(BoundingBox(topleft, size))
@@ -390,11 +388,26 @@ class WKWArray:
             for y in range(y0 // edge, (y1 - 1) // edge + 1):
                 for x in range(x0 // edge, (x1 - 1) // edge + 1):
                     self._check_shard_file(f"{root}/z{z}/y{y}/x{x}.wkw")
+        info = self._info
+        threads = self._threads_for(bbox.size.prod() * self._voxel_bytes)
+        slabs = _native.z_slabs(z0, z1, info.chunk_shape.z, threads)
         try:
-            data: np.ndarray = self._dataset().read(bbox.topleft.to_tuple(), bbox.size.to_tuple())
+            return _native.read(
+                self._dataset(),
+                bbox.topleft.to_tuple(),
+                bbox.size.to_tuple(),
+                info.num_channels,
+                info.dtype,
+                slabs,
+                threads,
+            )
         except wkw.wkw.WKWException as exc:
             raise CorruptChunkError(f"Reading {bbox} from {self._path} failed: {exc}") from exc
-        return data
+
+    @staticmethod
+    def _threads_for(nbytes: int) -> int:
+        """Threads for a call moving `nbytes` (small calls stay on the calling thread)."""
+        return threads_for_call() if nbytes >= _native.PARALLEL_MIN_BYTES else 1
 
     def chunk_buffer(self, batch_bytes: int = 1 << 20) -> np.ndarray:
         """A scratch array for `iter_stored_chunks`: about `batch_bytes` of whole chunks."""
@@ -511,7 +524,8 @@ class WKWArray:
             self._write_compressed(bbox, data)
         else:
             self._ensure_shard_files(bbox)
-            self._write_handle(self._dataset(), bbox.topleft, data)
+            # raw blocks are written in place: slabs cut at block borders never share one
+            self._write_slabs(self._dataset(), bbox, data, info.chunk_shape.z)
 
     def _check_shards_inside(self, bbox: BoundingBox) -> None:
         """Refuse a write whose shard files or their `z*`/`y*` folders are symlinks leaving the
@@ -553,6 +567,16 @@ class WKWArray:
             "change that foreign file. Replace the link by a copy of its target "
             "(e.g. `cp --remove-destination`) to edit it here."
         )
+
+    def _write_slabs(self, handle: Any, bbox: BoundingBox, data: np.ndarray, edge: int) -> None:
+        """Write `data` at `bbox` through `handle`, in z slabs cut at multiples of `edge` on the
+        call's io threads."""
+        threads = self._threads_for(data.nbytes)
+        slabs = _native.z_slabs(bbox.topleft.z, bbox.bottomright.z, edge, threads)
+        try:
+            _native.write(handle, bbox.topleft.to_tuple(), data, slabs, threads)
+        except wkw.wkw.WKWException as exc:
+            raise StorageError(f"Writing to {self._path} failed: {exc}") from exc
 
     def _write_handle(self, handle: Any, offset: Vec3Int, data: np.ndarray) -> None:
         try:
@@ -629,7 +653,8 @@ class WKWArray:
             data = buffer
         scratch, handle = self._scratch()
         try:
-            self._write_handle(handle, hull.topleft, data)
+            # each shard file is compressed whole: slabs cut at shard borders
+            self._write_slabs(handle, hull, data, shard.z)
             handle.close()
             for box in hull.chunk(shard):
                 target = self.shard_path(box.topleft // shard)
