@@ -223,3 +223,36 @@ def test_list_written_boxes_unsharded(tmp_path: Path) -> None:
     array.write(Vec3Int(9, 0, 0), np.ones((1, 2, 2, 2), np.uint8))
     assert array.info.shard_shape == Vec3Int(8)
     assert list(array.list_written_boxes()) == [BoundingBox((8, 0, 0), (3, 2, 2))]
+
+
+def test_io_threads_cap_tensorstore_chunk_threads(tmp_path: Path) -> None:
+    """`io_threads` (and executor workers, which get 1) reach tensorstore as the
+    `data_copy_concurrency` limit of the handle a call uses; the voxels are the same."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from webknossos_like import io_threads
+    from webknossos_like.parallel import run_tasks
+
+    array = Zarr3Array.create(
+        tmp_path / "a",
+        dtype="uint16",
+        num_channels=1,
+        chunk_shape=(16,) * 3,
+        shard_shape=(32,) * 3,
+        compressed=True,
+    )
+    data = np.arange(48**3, dtype=np.uint16).reshape(1, 48, 48, 48)
+    with io_threads(3):
+        array.write(Vec3Int(0, 0, 0), data)
+
+    def limit() -> int:
+        spec = array._handle().spec(retain_context=True).to_json()
+        return int(spec["context"]["data_copy_concurrency"]["limit"])
+
+    with io_threads(3):
+        assert limit() == 3
+    with io_threads(1):
+        assert limit() == 1
+        np.testing.assert_array_equal(array.read(BoundingBox((0, 0, 0), (48, 48, 48))), data)
+    with ThreadPoolExecutor(2) as pool:  # a task of an executor: single-threaded calls
+        assert run_tasks(lambda _: limit(), [0, 1], pool) == [1, 1]

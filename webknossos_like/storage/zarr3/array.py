@@ -8,6 +8,7 @@ tensorstore/kvstore/file/file_key_value_store.cc). Readers see the old or the ne
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -26,6 +27,7 @@ from ...errors import (
     UnsupportedFormatError,
 )
 from ...geometry import BoundingBox, Vec3Int
+from ...io_pool import threads_for_call
 from ..backend import ArrayInfo, check_read_size
 from ..s3.path import is_s3_path, tensorstore_kvstore
 from .axes import AxisMapping, axis_mapping, to_cxyz
@@ -68,7 +70,9 @@ class Zarr3Array:
         self._writable = not read_only and self._meta.zarr_format == 3 and self._mapping.is_identity
         self._read_only = read_only
         self._lock = threading.Lock()
-        self._view: Any = None
+        # One tensorstore view per thread count (`io_threads`): its context caps the threads
+        # tensorstore uses to encode and decode chunks (`data_copy_concurrency`).
+        self._views: dict[int, Any] = {}
         self._info = self._make_info()
 
     # -- creation -------------------------------------------------------------------------------
@@ -151,16 +155,18 @@ class Zarr3Array:
 
     # -- tensorstore handle ---------------------------------------------------------------------
     def _handle(self) -> Any:
-        """The `(c, x, y, z)` tensorstore view, opened on first use (thread-safe)."""
-        view = self._view
+        """The `(c, x, y, z)` tensorstore view for this call's thread count, opened on first use
+        (thread-safe)."""
+        threads = threads_for_call()
+        view = self._views.get(threads)
         if view is not None:
             return view
         with self._lock:
-            if self._view is None:
-                self._view = self._open()
-            return self._view
+            if threads not in self._views:
+                self._views[threads] = self._open(threads)
+            return self._views[threads]
 
-    def _open(self) -> Any:
+    def _open(self, threads: int) -> Any:
         import tensorstore as ts
 
         driver = "zarr3" if self._meta.zarr_format == 3 else "zarr"
@@ -172,7 +178,9 @@ class Zarr3Array:
             "recheck_cached_metadata": True,
         }
         try:
-            store = ts.open(spec, read=True, write=self._writable).result()
+            store = ts.open(
+                spec, read=True, write=self._writable, context=_context(threads)
+            ).result()
         except ValueError as exc:
             message = str(exc)
             if message.startswith(("NOT_FOUND", "PERMISSION_DENIED", "UNAVAILABLE")):
@@ -189,7 +197,7 @@ class Zarr3Array:
             view = self._handle().resolve().result()
         except ValueError as exc:
             raise wrap_tensorstore_error(exc, "reading the array shape", self._path) from None
-        self._view = view
+        self._views[threads_for_call()] = view
         return view
 
     # -- I/O ------------------------------------------------------------------------------------
@@ -288,7 +296,7 @@ class Zarr3Array:
             except ValueError as exc:  # a concurrent resize won: re-read and try again
                 last = exc
                 continue
-            self._view = view
+            self._views[threads_for_call()] = view
             return view
         raise wrap_tensorstore_error(last or ValueError("?"), f"growing to {end}", self._path)
 
@@ -334,7 +342,7 @@ class Zarr3Array:
     def close(self) -> None:
         """Drop the tensorstore handle (it is reopened on next use)."""
         with self._lock:
-            self._view = None
+            self._views.clear()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self._path, "read_only": self._read_only, "axes": self._axes}
@@ -379,3 +387,16 @@ def _walk_nested(root: Path, depth: int) -> Iterator[tuple[int, ...]]:
                     yield index
             elif entry.is_dir(follow_symlinks=False):
                 stack.append((Path(entry.path), index))
+
+
+def _context(threads: int) -> Any:
+    """A tensorstore context whose chunk encoding/decoding uses at most `threads` threads
+    (one per process: a forked child must not use its parent's thread pools)."""
+    return _context_of_process(os.getpid(), threads)
+
+
+@functools.cache
+def _context_of_process(pid: int, threads: int) -> Any:
+    import tensorstore as ts
+
+    return ts.Context({"data_copy_concurrency": {"limit": threads}})
