@@ -649,6 +649,36 @@ class Layer(LayerAliases):
                 raise
         return target
 
+    def add_mag_from_zarrarray(
+        self,
+        mag: MagLike,
+        path: str | os.PathLike[str],
+        *,
+        move: bool = False,
+        extend_layer_bounding_box: bool = True,
+    ) -> MagView:
+        """Take the Zarr v3 array folder `path` in as `mag` of this (Zarr v3) layer: copied file
+        by file, or moved with `move=True`, as webknossos does. The array must be stored as
+        `c, x, y, z` with this layer's dtype and channels; the layer box grows to its extent
+        unless `extend_layer_bounding_box=False`. Other arrays: `add_mag_as_copy`."""
+        self._check_writable()
+        key = Mag(mag)
+        if any(Mag(entry.mag) == key for entry in self._properties.mags):
+            raise MagExistsError(f"Layer {self._name!r} already has mag {key.to_layer_name()}.")
+        source = Path(path)
+        if not source.is_dir():
+            raise InvalidArgumentError(f"{source} is not a Zarr array folder.")
+        extent = self._format.adopt_array(self, key, source, move=move)
+        if extend_layer_bounding_box and extent.is_positive(strictly_positive=True):
+            reach = extent * key.as_vec3_int
+
+            def grow(props: LayerProperties) -> None:  # the box as stored now, not as read
+                box = bbox_from_properties(props)
+                set_bbox_properties(props, BoundingBox(box.topleft, box.size.pairmax(reach)))
+
+            self._update(grow)
+        return self.get_mag(key)
+
     def add_mag_as_ref(
         self,
         foreign_mag_view_or_path: MagView | str | os.PathLike[str],

@@ -124,6 +124,14 @@ class StorageFormat:
         """The properties entry of a mag found by `existing_mags`."""
         raise UnsupportedFormatError(f"{self.name} cannot register existing mags.")
 
+    def adopt_array(self, layer: Layer, mag: Mag, source: Path, *, move: bool) -> Vec3Int:
+        """Bring the array folder `source` of this format into `layer` as `mag` (copied, or
+        moved with `move`), list it, and return its extent in mag voxels (x, y, z)."""
+        raise UnsupportedFormatError(
+            f"{self.name} layers cannot take in an existing array folder; open it and use "
+            "add_mag_as_copy instead."
+        )
+
     # -- the layer box ---------------------------------------------------------------------------
     def check_box(self, box: BoundingBox) -> None:
         """Refuse a layer box the format cannot store (e.g. negative coordinates)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..._atomic import TEMP_PREFIX, swap_folder
-from ...errors import ReadOnlyError, StorageError, UnsupportedFormatError
+from ...errors import InvalidArgumentError, ReadOnlyError, StorageError, UnsupportedFormatError
 from ...geometry import Mag, Vec3Int
 from ...properties import LENGTH_UNIT_TO_NANOMETER, MagViewProperties
 from ..backend import ArrayBackend
@@ -103,6 +103,50 @@ class Zarr3Format(StorageFormat):
             mag: Zarr3Array(path, read_only=True)
             for mag, path in self.mag_folders(folder, GROUP_FILE).items()
         }
+
+    def adopt_array(self, layer: Layer, mag: Mag, source: Path, *, move: bool) -> Vec3Int:
+        """A Zarr v3 array stored as `c, x, y, z` with the layer's dtype and channels becomes
+        `<layer>/<mag>`: copied beside it under a temporary name (or moved) and renamed into
+        place, then listed; the OME group is updated."""
+        from .array import Zarr3Array
+
+        try:
+            array = Zarr3Array(source, read_only=True)
+        except (StorageError, OSError, ValueError) as exc:
+            raise InvalidArgumentError(f"{source} is not a Zarr array: {exc}") from None
+        theirs = (array.info.dtype, array.info.num_channels)
+        if theirs != (layer.dtype, layer.num_channels):
+            raise InvalidArgumentError(
+                f"The Zarr array {source} holds {theirs[1]} channel(s) of {theirs[0]}, layer "
+                f"{layer.name!r} {layer.num_channels} of {layer.dtype}."
+            )
+        if array._meta.zarr_format != 3 or not array._mapping.is_identity:
+            raise UnsupportedFormatError(
+                f"{source} is not a Zarr v3 array stored as (c, x, y, z); copy its voxels "
+                "with add_mag_as_copy instead."
+            )
+        extent = array.shape
+        target = layer.path / mag.to_layer_name()
+        if target.exists():
+            raise StorageError(f"{target} exists already; delete it or choose another mag.")
+        _ensure_groups(layer)
+        if move:
+            shutil.move(source, target)
+        else:
+            staged = layer.path / f"{TEMP_PREFIX}{mag.to_layer_name()}-{uuid.uuid4().hex}"
+            try:
+                shutil.copytree(source, staged)
+                staged.rename(target)
+            finally:
+                shutil.rmtree(staged, ignore_errors=True)
+        try:
+            layer._add_mag_entry(self.mag_entry(layer.name, mag, array))
+        except BaseException:
+            if not move:
+                shutil.rmtree(target, ignore_errors=True)
+            raise
+        sync_group(layer)
+        return extent
 
     def mag_entry(self, layer_name: str, mag: Mag, array: ArrayBackend) -> MagViewProperties:
         """The entry webknossos writes for a Zarr v3 mag: path and axis order."""
