@@ -55,6 +55,7 @@ WORKLOAD_MODULES: list[str] = [
     "benchmarks.pyramid_bench",
     "benchmarks.zarr3_bench",
     "benchmarks.images_bench",
+    "benchmarks.s3_bench",
 ]
 
 OURS = "ours"
