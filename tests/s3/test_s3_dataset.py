@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +175,27 @@ def test_settings_from_aws_config_files(
     ds.add_layer("c", "color", data_format=data_format).add_mag(1).write(data)
     got = Dataset.open(f"s3://{bucket}/ds").get_layer("c").get_mag(1).read()
     np.testing.assert_array_equal(got[0], data)
+
+
+def test_zarr3_with_keys_in_the_environment_logs_no_errors(bucket: str) -> None:
+    """tensorstore's default credential chain logs an ERROR line for each missing AWS config
+    file; with keys in the environment we ask it for those only, so a user sees no noise."""
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np, webknossos_like as wkl\n"
+        f"ds = wkl.Dataset('s3://{bucket}/quiet', voxel_size=(1, 1, 1))\n"
+        "mag = ds.add_layer('c', 'color', data_format='zarr3').add_mag(1)\n"
+        "mag.write(np.ones((1, 32, 32, 32), np.uint8))\n"
+        "assert (mag.read() == 1).all()\n"
+    )
+    env = dict(
+        os.environ, AWS_CONFIG_FILE="/nonexistent/c", AWS_SHARED_CREDENTIALS_FILE="/nonexistent/k"
+    )
+    env.pop("HOME", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Failed to open file" not in done.stderr and "AWS_ERROR" not in done.stderr, done.stderr

@@ -132,6 +132,10 @@ class S3Options:
                 if os.environ.get(variable):
                     creds[key] = os.environ[variable]
             spec["aws_credentials"] = creds
+        elif os.environ.get("AWS_ACCESS_KEY_ID"):
+            # keys in the environment: tensorstore's default chain would also look for the AWS
+            # config files first and log an ERROR line for each one that is missing
+            spec["aws_credentials"] = {"type": "environment"}
         return spec
 
 
