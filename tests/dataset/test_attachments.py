@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import webknossos_like as wkl
+from tests.s3.conftest import bucket, s3_endpoint, s3_env  # noqa: F401  (fixtures)
 from webknossos_like import (
     AgglomerateAttachment,
     AttachmentDataFormat,
@@ -336,3 +337,76 @@ def test_public_names() -> None:
     assert wkl.AttachmentDataFormat("hdf5") == "hdf5"
     assert issubclass(wkl.MeshAttachment, wkl.Attachment)
     assert wkl.Attachments.__name__ == "Attachments"
+
+
+def test_detect_legacy_attachments(dataset: Dataset) -> None:
+    seg = _seg(dataset)
+    layer_path = dataset.path / "seg"
+    _file(layer_path / "meshes" / "old_mesh.hdf5")
+    _file(layer_path / "agglomerates" / "agglomerate_view_5.hdf5")
+    _file(layer_path / "agglomerates" / "cumsum.json", b"{}")
+    _file(layer_path / "segmentIndex" / "index.hdf5")
+    _file(layer_path / "connectomes" / "not_hdf5.txt")
+    seg.attachments.detect_legacy_attachments()
+    seg.attachments.detect_legacy_attachments()  # already listed: nothing twice
+    assert [(type(a).__name__, a.name, a.data_format.value) for a in seg.attachments] == [
+        ("MeshAttachment", "old_mesh", "hdf5"),
+        ("AgglomerateAttachment", "agglomerate_view_5", "hdf5"),
+        ("SegmentIndexAttachment", "index", "hdf5"),
+        ("CumsumAttachment", "cumsum", "json"),
+    ]
+    assert _raw(dataset.path)["cumsum"]["path"] == "./seg/agglomerates/cumsum.json"
+
+
+def test_deprecated_bulk_adders_warn(dataset: Dataset, tmp_path: Path) -> None:
+    seg = _seg(dataset)
+    mesh = MeshAttachment("m", _file(tmp_path / "m.hdf5"), "hdf5")
+    conn = ConnectomeAttachment("c", _file(tmp_path / "c.hdf5"), "hdf5")
+    with pytest.warns(DeprecationWarning, match="add_attachment_as_ref"):
+        seg.attachments.add_attachments(conn)
+    with pytest.warns(DeprecationWarning, match="add_attachment_as_copy"):
+        seg.attachments.add_copy_attachments(mesh)
+    assert seg.attachments.connectomes[0].path == tmp_path / "c.hdf5"
+    assert seg.attachments.meshes[0].path == (dataset.path / "seg" / "meshes" / "m.hdf5").absolute()
+
+
+def test_copy_with_a_missing_attachment_file_warns_and_keeps_it(
+    dataset: Dataset, tmp_path: Path
+) -> None:
+    seg = _seg(dataset)
+    gone = _file(dataset.path / "seg" / "meshes" / "gone.hdf5")
+    seg.attachments.add_mesh(gone, name="gone", data_format="hdf5")
+    gone.unlink()
+    with pytest.warns(UserWarning, match="gone"):
+        copy = dataset.copy_dataset(tmp_path / "copy")
+    (mesh,) = copy.get_segmentation_layer("seg").attachments.meshes
+    assert mesh.path == gone.absolute()
+
+
+def test_copy_to_object_storage_references_attachments(
+    dataset: Dataset,
+    tmp_path: Path,
+    bucket: str,  # noqa: F811  (the fixture)
+) -> None:
+    """Attachment files are not uploaded: the S3 copy lists them by their local paths."""
+    seg = _with_attachments(dataset, tmp_path)
+    expected = [(type(a), a.name, a.path) for a in seg.attachments]
+    with pytest.warns(UserWarning, match="object storage"):
+        copy = dataset.copy_dataset(f"s3://{bucket}/ds", data_format="zarr3")
+    layer = Dataset.open(f"s3://{bucket}/ds").get_segmentation_layer("seg")
+    assert [(type(a), a.name, a.path) for a in layer.attachments] == expected
+    assert copy.get_segmentation_layer("seg").attachments.meshes[0].name == "m"
+
+
+def test_relative_paths_of_object_storage_datasets_are_urls(
+    bucket: str,  # noqa: F811  (the fixture)
+) -> None:
+    remote = Dataset(f"s3://{bucket}/ds", voxel_size=(1, 1, 1))
+    seg = remote.add_layer("seg", "segmentation", dtype=np.uint32, data_format="zarr3")
+    assert isinstance(seg, SegmentationLayer)
+    seg.attachments.add_mesh(f"s3://{bucket}/ds/seg/meshes/m.hdf5", name="m", data_format="hdf5")
+    seg.attachments.add_cumsum("seg/cumsum.json", name="c", data_format="json")
+    reopened = Dataset.open(f"s3://{bucket}/ds").get_segmentation_layer("seg").attachments
+    assert reopened.meshes[0].path == f"s3://{bucket}/ds/seg/meshes/m.hdf5"
+    cumsum = reopened.cumsum
+    assert cumsum is not None and cumsum.path == f"s3://{bucket}/ds/seg/cumsum.json"

@@ -9,6 +9,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar, TypeVar
 
 from ..errors import InvalidNameError, InvalidPropertiesError, UnsupportedFormatError
+from ..storage.s3.path import is_s3_path
 
 __all__ = [
     "AgglomerateAttachment",
@@ -140,6 +141,8 @@ def resolve_path(
         return local
     if dataset_path is None:
         return local.absolute()
+    if is_s3_path(dataset_path):
+        return f"{str(dataset_path).rstrip('/')}/{raw.removeprefix('./')}"
     base = dataset_path if isinstance(dataset_path, Path) else Path(os.fspath(dataset_path))
     return base / PurePosixPath(raw).as_posix().removeprefix("./")
 
@@ -147,8 +150,11 @@ def resolve_path(
 def dump_path(path: AttachmentPath, dataset_path: Path | None) -> str:
     """The JSON form of a path: `./relative` inside the dataset folder, else absolute or a URL."""
     if isinstance(path, str):
+        prefix = f"{str(dataset_path).rstrip('/')}/"
+        if is_s3_path(dataset_path) and path.startswith(prefix):
+            return "./" + path.removeprefix(prefix)
         return path
-    if dataset_path is not None:
+    if dataset_path is not None and not is_s3_path(dataset_path):
         try:
             rel = path.relative_to(dataset_path)
         except ValueError:

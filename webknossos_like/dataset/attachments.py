@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,6 +20,7 @@ from ..errors import (
 )
 from ..properties import LayerProperties, SegmentationLayerProperties
 from ..storage.s3.path import is_s3_path
+from ._compat import deprecated
 from .attachment import (
     KINDS,
     AgglomerateAttachment,
@@ -255,6 +257,51 @@ class Attachments:
         self._register(new)
         return new
 
+    def add_attachments(self, *other: Any) -> list[Attachment]:
+        """Deprecated in webknossos: `add_attachment_as_ref` for each."""
+        deprecated("add_attachments", "add_attachment_as_ref")
+        return [self.add_attachment_as_ref(attachment) for attachment in other]
+
+    def add_copy_attachments(self, *other: Any) -> list[Attachment]:
+        """Deprecated in webknossos: `add_attachment_as_copy` for each."""
+        deprecated("add_copy_attachments", "add_attachment_as_copy")
+        return [self.add_attachment_as_copy(attachment) for attachment in other]
+
+    def detect_legacy_attachments(self) -> None:
+        """List HDF5 files lying in the layer's `meshes/`, `agglomerates/`, `connectomes/` and
+        `segmentIndex/` folders and `agglomerates/cumsum.json`, which older datasets kept
+        without metadata; ones already listed are skipped."""
+        layer_path = self._layer.path
+        if is_s3_path(layer_path):
+            return
+        found: list[Attachment] = []
+        legacy: tuple[type[Attachment], ...] = (
+            MeshAttachment,
+            AgglomerateAttachment,
+            ConnectomeAttachment,
+            SegmentIndexAttachment,
+        )
+        for legacy_kind in legacy:
+            folder = layer_path / folder_name(legacy_kind)
+            if folder.is_dir():
+                found += [
+                    legacy_kind(file.stem, file.absolute(), AttachmentDataFormat.HDF5)
+                    for file in sorted(folder.glob("*.hdf5"))
+                ]
+        cumsum = layer_path / "agglomerates" / "cumsum.json"
+        if cumsum.is_file():
+            found.append(CumsumAttachment("cumsum", cumsum.absolute(), AttachmentDataFormat.JSON))
+        listed = {(type(a), a.name) for a in self}
+        taken = {type(a) for a in self if type(a).singleton}
+        for attachment in found:
+            kind = type(attachment)
+            if (kind, attachment.name) in listed or kind in taken:
+                continue
+            self._register(attachment)
+            listed.add((kind, attachment.name))
+            if kind.singleton:
+                taken.add(kind)
+
     def _check_free(self, kind: type[Attachment], name: str) -> None:
         """Refuse early (before copying bytes) what `_register` would refuse."""
         existing = self._all(kind)
@@ -388,8 +435,26 @@ def carry_attachments(source: Any, target: Any, *, copy_files: bool) -> None:
         kind = type(attachment)
         if (kind, attachment.name) in present or kind in singletons:
             continue
-        if copy_files and _lies_inside(attachment.path, source.dataset.path):
-            target.attachments.add_attachment_as_copy(attachment)
+        if copy_files and is_s3_path(target.path):
+            if _lies_inside(attachment.path, source.dataset.path):
+                warnings.warn(
+                    f"Attachment {attachment.name!r} of layer {source.name!r} is not copied to "
+                    f"object storage; the copy references {attachment.path}.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            target.attachments.add_attachment_as_ref(attachment)
+        elif copy_files and _lies_inside(attachment.path, source.dataset.path):
+            if isinstance(attachment.path, Path) and attachment.path.exists():
+                target.attachments.add_attachment_as_copy(attachment)
+                continue
+            warnings.warn(
+                f"Attachment {attachment.name!r} of layer {source.name!r} is missing "
+                f"({attachment.path}); the copy lists it by its old path.",
+                UserWarning,
+                stacklevel=2,
+            )
+            target.attachments.add_attachment_as_ref(attachment)
         else:
             target.attachments.add_attachment_as_ref(attachment)
 
