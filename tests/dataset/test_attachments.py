@@ -418,3 +418,12 @@ def test_relative_paths_of_object_storage_datasets_are_urls(
     assert reopened.meshes[0].path == f"s3://{bucket}/ds/seg/meshes/m.hdf5"
     cumsum = reopened.cumsum
     assert cumsum is not None and cumsum.path == f"s3://{bucket}/ds/seg/cumsum.json"
+
+
+def test_wkl_convert_keeps_attachments(dataset: Dataset, tmp_path: Path) -> None:
+    from webknossos_like.cli import main
+
+    _with_attachments(dataset, tmp_path)
+    target = tmp_path / "converted"
+    assert main(["convert", str(dataset.path), str(target), "--format", "zarr3"]) == 0
+    _assert_copied(target, tmp_path / "outside" / "c.hdf5")

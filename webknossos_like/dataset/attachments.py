@@ -152,7 +152,8 @@ class Attachments:
                     )
                 raw[kind.json_key] = entry
                 return
-            entries = raw.get(kind.json_key) or []
+            value = raw.get(kind.json_key)
+            entries = value if isinstance(value, list) else ([] if value is None else [value])
             if any(isinstance(e, dict) and e.get("name") == attachment.name for e in entries):
                 raise AttachmentExistsError(
                     f"Layer {layer_name!r} already has an attachment {attachment.name!r} in "
