@@ -126,7 +126,7 @@ def test_every_kind_round_trips_through_the_json(dataset: Dataset, tmp_path: Pat
         CumsumAttachment,
         ConnectomeAttachment,
     ]
-    assert not reopened.is_empty and len(reopened) == 6
+    assert not reopened.is_empty and len(list(reopened)) == 6
 
 
 def test_relative_paths_resolve_against_the_dataset_folder(dataset: Dataset) -> None:

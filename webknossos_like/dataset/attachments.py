@@ -123,9 +123,6 @@ class Attachments:
         for kind in KINDS:
             yield from self._all(kind)
 
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
     @property
     def is_empty(self) -> bool:
         """Whether the layer has no attachments."""
