@@ -154,3 +154,11 @@ def test_webknossos_attachment_objects_are_accepted(tmp_path: Path) -> None:
     seg.attachments.add_attachment_as_ref(wk_attachments.connectomes[0])
     assert (tmp_path / "ours" / "seg" / "meshes" / "meshfile.hdf5").read_bytes() == b"mesh"
     assert seg.attachments.connectomes[0].path == files["conn"].absolute()
+
+
+def test_relative_references_open_in_webknossos(tmp_path: Path) -> None:
+    theirs, _ = _wk_dataset_with_attachments(tmp_path / "wk")
+    source = wl.Dataset.open(tmp_path / "wk").get_segmentation_layer("seg")
+    wl.Dataset(tmp_path / "ref", voxel_size=(1, 1, 1)).add_layer_as_ref(source, make_relative=True)
+    ref = wk.Dataset.open(tmp_path / "ref").get_segmentation_layer("seg")
+    assert _summary(ref.attachments) == _summary(theirs.get_segmentation_layer("seg").attachments)

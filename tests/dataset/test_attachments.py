@@ -427,3 +427,14 @@ def test_wkl_convert_keeps_attachments(dataset: Dataset, tmp_path: Path) -> None
     target = tmp_path / "converted"
     assert main(["convert", str(dataset.path), str(target), "--format", "zarr3"]) == 0
     _assert_copied(target, tmp_path / "outside" / "c.hdf5")
+
+
+def test_relative_references(dataset: Dataset, tmp_path: Path) -> None:
+    seg = _with_attachments(dataset, tmp_path)
+    expected = [(type(a), a.name, a.path) for a in seg.attachments]
+    ref = Dataset(tmp_path / "ref", voxel_size=(1, 1, 1)).add_layer_as_ref(seg, make_relative=True)
+    assert isinstance(ref, SegmentationLayer)
+    assert _raw(tmp_path / "ref")["meshes"][0]["path"] == "../ds/seg/meshes/m.hdf5"
+    assert _raw(tmp_path / "ref")["connectomes"][0]["path"] == "../outside/c.hdf5"
+    reopened = Dataset.open(tmp_path / "ref").get_segmentation_layer("seg")
+    assert [(type(a), a.name, a.path) for a in reopened.attachments] == expected

@@ -144,7 +144,15 @@ def resolve_path(
     if is_s3_path(dataset_path):
         return f"{str(dataset_path).rstrip('/')}/{raw.removeprefix('./')}"
     base = dataset_path if isinstance(dataset_path, Path) else Path(os.fspath(dataset_path))
-    return base / PurePosixPath(raw).as_posix().removeprefix("./")
+    joined = base / PurePosixPath(raw).as_posix().removeprefix("./")
+    return Path(os.path.normpath(joined)) if ".." in joined.parts else joined
+
+
+def relative_path(path: AttachmentPath, dataset_path: Path) -> str | None:
+    """`path` relative to a local dataset folder (may start with `../`); None for URLs."""
+    if isinstance(path, str) or is_s3_path(path) or is_s3_path(dataset_path):
+        return None
+    return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(dataset_path))).as_posix()
 
 
 def dump_path(path: AttachmentPath, dataset_path: Path | None) -> str:

@@ -37,6 +37,7 @@ from .attachment import (
     attachment_to_json,
     file_name,
     folder_name,
+    relative_path,
     resolve_path,
     validate_attachment_name,
 )
@@ -132,11 +133,16 @@ class Attachments:
         return f"Attachments({list(self)})"
 
     # -- adding ---------------------------------------------------------------------------------
-    def _register(self, attachment: Attachment, *, replace: bool = False) -> None:
-        """Write `attachment` into the properties (checked against the freshest copy)."""
+    def _register(
+        self, attachment: Attachment, *, replace: bool = False, make_relative: bool = False
+    ) -> None:
+        """Write `attachment` into the properties (checked against the freshest copy);
+        `make_relative` stores a local path outside the dataset as `../...`, not absolute."""
         self._layer._check_writable()
         kind = type(attachment)
         entry = attachment_to_json(attachment, self._dataset_path)
+        if make_relative and not entry["path"].startswith("./"):
+            entry["path"] = relative_path(attachment.path, self._dataset_path) or entry["path"]
         layer_name = self._layer.name
 
         def add(props: LayerProperties) -> None:
@@ -224,10 +230,15 @@ class Attachments:
 
     def add_attachment_as_ref(self, attachment: Any, *, new_name: str | None = None) -> Attachment:
         """List another layer's attachment (ours or webknossos') here by its path; no copy."""
+        return self._add_ref(attachment, new_name=new_name)
+
+    def _add_ref(
+        self, attachment: Any, *, new_name: str | None = None, make_relative: bool = False
+    ) -> Attachment:
         kind, path, data_format = _parts(attachment)
         name = attachment.name if new_name is None else new_name
         new = kind(name, path, data_format)
-        self._register(new)
+        self._register(new, make_relative=make_relative)
         return new
 
     def add_attachment_as_copy(self, attachment: Any) -> Attachment:
@@ -417,11 +428,14 @@ def _copy_atomically(source: Path, target: Path) -> None:
         raise
 
 
-def carry_attachments(source: Any, target: Any, *, copy_files: bool) -> None:
+def carry_attachments(
+    source: Any, target: Any, *, copy_files: bool, make_relative: bool = False
+) -> None:
     """Give `target` the attachments of `source` that it lacks (both segmentation layers).
 
     With `copy_files`, attachments whose files lie inside the source dataset folder are copied
-    into the target layer; all others (and all without `copy_files`) are listed by reference.
+    into the target layer; all others (and all without `copy_files`) are listed by reference,
+    as `../` paths relative to the target dataset with `make_relative` (as webknossos does).
     """
     from .layer import SegmentationLayer
 
@@ -454,7 +468,7 @@ def carry_attachments(source: Any, target: Any, *, copy_files: bool) -> None:
             )
             target.attachments.add_attachment_as_ref(attachment)
         else:
-            target.attachments.add_attachment_as_ref(attachment)
+            target.attachments._add_ref(attachment, make_relative=make_relative)
 
 
 def _lies_inside(path: AttachmentPath, folder: Path) -> bool:

@@ -837,7 +837,7 @@ class Dataset(DatasetAliases):
         try:
             for view in foreign_layer.mags.values():
                 layer.add_mag_as_ref(view, make_relative=make_relative)
-            carry_attachments(foreign_layer, layer, copy_files=False)
+            carry_attachments(foreign_layer, layer, copy_files=False, make_relative=make_relative)
         except BaseException:
             self.delete_layer(name)
             raise
