@@ -4,12 +4,21 @@ from . import errors, executors
 from .dataset import (
     COLOR_CATEGORY,
     SEGMENTATION_CATEGORY,
+    AgglomerateAttachment,
+    Attachment,
+    AttachmentDataFormat,
+    Attachments,
     BufferedSliceReader,
     BufferedSliceWriter,
+    ConnectomeAttachment,
+    CumsumAttachment,
     Dataset,
     Layer,
     MagView,
+    MeshAttachment,
     SegmentationLayer,
+    SegmentIndexAttachment,
+    SegmentStatisticsAttachment,
     View,
 )
 from .errors import WebknossosLikeError
@@ -31,6 +40,15 @@ from .storage.formats import DataFormat
 __version__ = "0.1.0"
 
 __all__ = [
+    "AgglomerateAttachment",
+    "Attachment",
+    "AttachmentDataFormat",
+    "Attachments",
+    "ConnectomeAttachment",
+    "CumsumAttachment",
+    "MeshAttachment",
+    "SegmentIndexAttachment",
+    "SegmentStatisticsAttachment",
     "AffineCoordinateTransformation",
     "CoordinateTransformation",
     "ThinPlateSplineCoordinateTransformation",

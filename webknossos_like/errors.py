@@ -4,6 +4,9 @@ from __future__ import annotations
 
 __all__ = [
     "AccessDeniedError",
+    "AttachmentExistsError",
+    "AttachmentFileNotFoundError",
+    "AttachmentNotFoundError",
     "BucketNotFoundError",
     "ConcurrentUpdateError",
     "SamplingSchemeError",
@@ -134,6 +137,15 @@ class MagExistsError(WebknossosLikeError, ValueError, IndexError):
     """The layer already has that mag (also an `IndexError`, as in webknossos)."""
 
 
+class AttachmentNotFoundError(WebknossosLikeError, KeyError):
+    """The layer lists no such attachment (a `KeyError`, as in webknossos)."""
+
+
+class AttachmentExistsError(WebknossosLikeError, ValueError):
+    """An attachment of that name (or a second segment index, statistics or cumsum) is already
+    listed (a `ValueError`, as in webknossos for duplicate names)."""
+
+
 class ReadOnlyError(WebknossosLikeError, PermissionError, RuntimeError):
     """A write was attempted through a read-only dataset, layer or view.
 
@@ -189,6 +201,10 @@ class AccessDeniedError(StorageError, PermissionError):
 
 class BucketNotFoundError(StorageError, FileNotFoundError):
     """The bucket of an object-store URL does not exist."""
+
+
+class AttachmentFileNotFoundError(StorageError, FileNotFoundError):
+    """The file or folder of an attachment to copy does not exist."""
 
 
 class ConcurrentUpdateError(StorageError):

@@ -13,7 +13,7 @@ import functools
 import json
 import os
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._atomic import atomic_write_text
 from ..errors import InvalidNameError
@@ -57,7 +57,22 @@ def apply_rename(props: DatasetProperties, old: str, new: str, dataset_path: Pat
     for mag in layer.mags:
         if mag.path is not None:
             mag.path = renamed_mag_path(mag.path, old, new, dataset_path)
+    for entry in _attachment_entries(getattr(layer, "attachments", None)):
+        entry["path"] = renamed_mag_path(entry["path"], old, new, dataset_path)
     return True
+
+
+def _attachment_entries(attachments: object) -> list[dict[str, Any]]:
+    """The `{name, path, dataFormat}` entries of a raw `attachments` object (attachments in the
+    layer folder move with it)."""
+    if not isinstance(attachments, dict):
+        return []
+    found: list[dict[str, Any]] = []
+    for value in attachments.values():
+        for entry in value if isinstance(value, list) else [value]:
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                found.append(entry)
+    return found
 
 
 def journal_path(dataset_path: Path, old: str) -> Path:

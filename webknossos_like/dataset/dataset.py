@@ -50,6 +50,7 @@ from ._aliases import DatasetAliases
 from ._compat import dtype_arg, layer_from_path, shape_args
 from ._naming import validate_layer_name
 from ._rename import finish_interrupted_renames
+from .attachments import carry_attachments
 from .layer import Layer, SegmentationLayer
 
 if TYPE_CHECKING:
@@ -813,6 +814,7 @@ class Dataset(DatasetAliases):
                 executor=executor,
                 **format_options,
             )
+        carry_attachments(foreign_layer, layer, copy_files=True)
         return layer
 
     def add_layer_as_ref(
@@ -835,6 +837,7 @@ class Dataset(DatasetAliases):
         try:
             for view in foreign_layer.mags.values():
                 layer.add_mag_as_ref(view, make_relative=make_relative)
+            carry_attachments(foreign_layer, layer, copy_files=False, make_relative=make_relative)
         except BaseException:
             self.delete_layer(name)
             raise
@@ -991,6 +994,7 @@ class Dataset(DatasetAliases):
             for mag, view in layer.mags.items():
                 if mag not in existing.mags:
                     existing.add_mag_as_copy(view, **settings)
+            carry_attachments(layer, existing, copy_files=True)
         return target
 
     def write_layer(

@@ -57,6 +57,7 @@ from ._compat import mag_from_path, shape_args
 from ._incomplete import abandoned_mags, building, marker
 from ._naming import validate_layer_name
 from ._rename import apply_rename, write_journal
+from .attachments import Attachments
 from .mag_view import MagView
 from .view import View
 
@@ -1073,6 +1074,11 @@ class SegmentationLayer(Layer):
         props = self._dataset._layer_properties(self._name)
         assert isinstance(props, SegmentationLayerProperties)  # guaranteed by the category
         return props
+
+    @property
+    def attachments(self) -> Attachments:
+        """Meshes, agglomerates, connectomes, segment index/statistics and cumsum of this layer."""
+        return Attachments(self)
 
     @property
     def largest_segment_id(self) -> int | None:
