@@ -61,6 +61,7 @@ class FilePutBatch:
         self._write_path = write_path
         self._gzip = gzip
         self._batch = DurableBatch(_fsync_map)
+        self._folders: set[str] = set()  # folders known to exist (created or seen by this batch)
 
     def put(self, key: str, data: Buffer) -> None:
         path = self._write_path(key)
@@ -70,7 +71,10 @@ class FilePutBatch:
         else:
             target, stale = path, path + GZIP_SUFFIX
         try:
-            os.makedirs(os.path.dirname(target), exist_ok=True)
+            folder = os.path.dirname(target)
+            if folder not in self._folders:
+                os.makedirs(folder, exist_ok=True)
+                self._folders.add(folder)
             self._batch.stage(target, data, stale=stale)
         except OSError as exc:
             raise StorageError(f"{target}: cannot write: {exc}") from exc
