@@ -103,6 +103,7 @@ def test_parallel_and_sequential_write_identical_files(
     roots = [tmp_path_factory.mktemp("seq"), tmp_path_factory.mktemp("par")]
     arrays = [_array(FileKVStore(root), encoding, sharded) for root in roots]
     domain = arrays[0].domain
+    expected = np.zeros((1, 50, 40, 30), np.uint8 if encoding == "raw" else np.uint32)
     for offset, size, seed in plan:
         box = BoundingBox(offset, size).intersected_with(domain)
         if box.is_empty():
@@ -115,6 +116,7 @@ def test_parallel_and_sequential_write_identical_files(
         for array, n in zip(arrays, (1, 3), strict=True):
             with wkl.io_threads(n):
                 array.write(box.topleft, data)
+        expected[(slice(None), *box.to_slices())] = data
     assert _files(roots[0]) == _files(roots[1])
     whole = BoundingBox((0, 0, 0), (50, 40, 30))
     with wkl.io_threads(1):
@@ -122,6 +124,7 @@ def test_parallel_and_sequential_write_identical_files(
     with wkl.io_threads(4):
         parallel = arrays[1].read(whole)
     np.testing.assert_array_equal(sequential, parallel)
+    np.testing.assert_array_equal(sequential, expected)  # what was written, merged in order
     assert not [p for p in roots[1].rglob("*") if p.name.startswith(".wkl-tmp-")]
 
 
@@ -152,15 +155,20 @@ def test_shard_rewritten_by_another_object_is_read_anew(tmp_path: Path) -> None:
 def test_failed_write_leaves_no_temp_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     array = _array(FileKVStore(tmp_path), "raw", sharded=False)
     calls = {"n": 0}
-    real = PrecomputedArray._encode
+    real = array_module.chunk_encoder
 
-    def flaky(self: PrecomputedArray, data: np.ndarray) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise RuntimeError("boom")
-        return real(self, data)
+    def flaky_encoder(*args: Any, **kwargs: Any) -> Any:
+        encode = real(*args, **kwargs)
 
-    monkeypatch.setattr(PrecomputedArray, "_encode", flaky)
+        def flaky(data: np.ndarray) -> Any:
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise RuntimeError("boom")
+            return encode(data)
+
+        return flaky
+
+    monkeypatch.setattr(array_module, "chunk_encoder", flaky_encoder)
     monkeypatch.setattr(array_module, "_PARALLEL_MIN_BYTES", 0)
     with pytest.raises(RuntimeError), wkl.io_threads(2):
         array.write(Vec3Int(3, 0, 5), np.ones((1, 40, 36, 20), np.uint8))

@@ -24,6 +24,7 @@ from ._index_cache import IndexCache, file_stamp
 from ._put_batch import PutBatch, put_batch
 from .codecs import (
     check_encoding,
+    chunk_encoder,
     decode_chunk,
     decode_chunk_into,
     encode_chunk_buffer,
@@ -398,13 +399,7 @@ class PrecomputedArray:
         cells = self._cells(bbox)
         with put_batch(self._store) as batch:
             if self._sharding is None:
-
-                def write_chunk(cell: Vec3Int) -> None:
-                    box = self._cell_box(cell)
-                    encoded = self._encode(self._merged(box, bbox, data, None))
-                    batch.put(self._chunk_key(box), encoded)
-
-                map_io(write_chunk, cells, threads=_threads_for(data.nbytes))
+                self._write_unsharded(cells, bbox, data, batch)
                 return
             ids = self._chunk_ids(cells)
             cell_of = dict(zip(ids, cells, strict=True))
@@ -420,6 +415,42 @@ class PrecomputedArray:
         # Only now are the new shard files in place: drop what a read meanwhile may have cached.
         for key in written:
             self._index_cache.forget(key)
+
+    def _write_unsharded(
+        self, cells: list[Vec3Int], bbox: BoundingBox, data: np.ndarray, batch: PutBatch
+    ) -> None:
+        """Encode and stage the chunks `cells` of an unsharded scale; chunks that `data` covers
+        whole are sliced straight out of it (plain ints: this runs once per chunk)."""
+        encode = chunk_encoder(
+            self._encoding,
+            self._dtype,
+            self._volume.num_channels,
+            block_size=self._block,
+            jpeg_quality=self._scale.jpeg_quality if self._scale.jpeg_quality is not None else 95,
+            png_level=self._scale.png_level if self._scale.png_level is not None else 6,
+        )
+        low, high = bbox.topleft.to_tuple(), bbox.bottomright.to_tuple()
+        plan: list[tuple[str, tuple[slice, ...] | None, Vec3Int]] = []
+        for cell in cells:
+            begin, end = self._cell_bounds(cell)
+            whole = all(low[i] <= begin[i] and end[i] <= high[i] for i in range(3))
+            where = (
+                _ALL + tuple(slice(begin[i] - low[i], end[i] - low[i]) for i in range(3))
+                if whole
+                else None
+            )
+            plan.append((self._bounds_key(begin, end), where, cell))
+
+        def write_chunk(item: tuple[str, tuple[slice, ...] | None, Vec3Int]) -> None:
+            key, where, cell = item
+            chunk = (
+                data[where]
+                if where is not None
+                else self._merged(self._cell_box(cell), bbox, data, None)
+            )
+            batch.put(key, encode(chunk))
+
+        map_io(write_chunk, plan, threads=_threads_for(data.nbytes))
 
     def _write_shard(
         self,
