@@ -144,3 +144,22 @@ def test_batch_creates_folders_once_and_writes_nested_keys(tmp_path: Path) -> No
         assert store.get(key) == key.encode()
     leftovers = [p for p in tmp_path.rglob("*") if p.name.startswith(".wkl-tmp-")]
     assert leftovers == []
+
+
+def test_without_sync_file_range_writes_still_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_library(*args: object, **kwargs: object) -> object:
+        raise OSError("no libc here")
+
+    monkeypatch.setattr(_atomic.ctypes, "CDLL", no_library)
+    assert _atomic._load_sync_file_range() is None  # e.g. macOS or Windows
+    monkeypatch.setattr(_atomic, "_sync_file_range", None)
+    write_new_file(str(tmp_path / "f"), b"data")
+    assert (tmp_path / "f").read_bytes() == b"data"
+
+
+def test_sync_file_range_is_found_on_linux() -> None:
+    if not os.path.exists("/proc/self"):
+        pytest.skip("not Linux")
+    assert _atomic._sync_file_range is not None

@@ -229,3 +229,30 @@ def test_file_put_batch_replaces_the_other_representation(tmp_path: Path, gzip: 
     assert store.get("a/b") == b"new" and store.get("a/c") == b"more"
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert names == (["b.gz", "c.gz"] if gzip else ["b", "c"])
+
+
+@pytest.mark.parametrize(
+    ("encoding", "gzip", "expected"),
+    [("raw", False, 1), ("raw", True, 3), ("compressed_segmentation", False, 3)],
+)
+def test_unsharded_writes_stage_raw_chunks_on_the_calling_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoding: str, gzip: bool, expected: int
+) -> None:
+    """Raw chunks are a copy each (one thread stages them faster); CPU-heavy encodings and
+    gzip use the pool."""
+    array = _array(FileKVStore(tmp_path, gzip=gzip), encoding, sharded=False)
+    monkeypatch.setattr(array_module, "_PARALLEL_MIN_BYTES", 0)
+    seen: list[int | None] = []
+    real = array_module.map_io
+
+    def recording(fn: Any, items: Any, *, threads: int | None = None) -> Any:
+        seen.append(threads)
+        return real(fn, items, threads=threads)
+
+    monkeypatch.setattr(array_module, "map_io", recording)
+    dtype = np.uint8 if encoding == "raw" else np.uint32
+    data = np.arange(40 * 36 * 20, dtype=dtype).reshape(1, 40, 36, 20)
+    with wkl.io_threads(3):
+        array.write(Vec3Int(3, 0, 5), data)
+    assert seen == [expected]
+    np.testing.assert_array_equal(array.read(BoundingBox((3, 0, 5), (40, 36, 20))), data)
