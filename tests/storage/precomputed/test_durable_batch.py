@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -163,3 +164,78 @@ def test_sync_file_range_is_found_on_linux() -> None:
     if not os.path.exists("/proc/self"):
         pytest.skip("not Linux")
     assert _atomic._sync_file_range is not None
+
+
+def _temps(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.name.startswith(".wkl-tmp-")]
+
+
+def _helpers(batch: DurableBatch) -> dict[str, object]:
+    return batch._precreated  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("staged", [3, 20, 40])  # fewer, as many and more files than expected
+def test_many_files_into_one_folder_are_created_ahead(tmp_path: Path, staged: int) -> None:
+    batch = DurableBatch(_serial_map, expected=20)
+    for i in range(staged):
+        batch.stage(str(tmp_path / f"f{i}"), f"{i}".encode())
+        if i == 1:
+            assert str(tmp_path) in _helpers(batch)  # from the folder's second file on
+    batch.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"f{i}" for i in range(staged))
+    for i in range(staged):
+        assert (tmp_path / f"f{i}").read_bytes() == f"{i}".encode()
+    assert not _helpers(batch)
+
+
+def test_abort_removes_files_created_ahead(tmp_path: Path) -> None:
+    batch = DurableBatch(_serial_map, expected=100)
+    for i in range(5):
+        batch.stage(str(tmp_path / f"f{i}"), b"x")
+    assert _temps(tmp_path)
+    batch.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_helper_for_small_batches_one_file_per_folder_or_executor_workers(
+    tmp_path: Path,
+) -> None:
+    from webknossos_like.io_pool import as_executor_task
+
+    small = DurableBatch(_serial_map, expected=3)
+    for i in range(3):
+        small.stage(str(tmp_path / f"s{i}"), b"x")
+    nested = DurableBatch(_serial_map, expected=30)
+    for i in range(30):
+        (tmp_path / f"d{i}").mkdir()
+        nested.stage(str(tmp_path / f"d{i}" / "chunk"), b"x")
+    with as_executor_task():
+        worker = DurableBatch(_serial_map, expected=30)
+        for i in range(30):
+            worker.stage(str(tmp_path / f"w{i}"), b"x")
+    assert not _helpers(small) and not _helpers(nested) and not _helpers(worker)
+    for batch in (small, nested, worker):
+        batch.commit()
+    assert not _temps(tmp_path)
+
+
+def test_a_failing_helper_leaves_the_files_to_the_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = _atomic.create_new_file
+    helper_calls = {"n": 0}
+
+    def flaky(path: str) -> int:
+        if threading.current_thread().name == "wkl-create":
+            helper_calls["n"] += 1
+            if helper_calls["n"] > 3:
+                raise OSError(24, "Too many open files")
+        return real(path)
+
+    monkeypatch.setattr(_atomic, "create_new_file", flaky)
+    with DurableBatch(_serial_map, expected=30) as batch:
+        for i in range(30):
+            batch.stage(str(tmp_path / f"f{i}"), f"{i}".encode())
+    assert helper_calls["n"] > 3  # the helper ran and failed
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"f{i}" for i in range(30))
+    assert all((tmp_path / f"f{i}").read_bytes() == f"{i}".encode() for i in range(30))

@@ -397,7 +397,8 @@ class PrecomputedArray:
         if bbox.is_empty():
             return
         cells = self._cells(bbox)
-        with put_batch(self._store) as batch:
+        expected = len(cells) if self._sharding is None else 0
+        with put_batch(self._store, expected=expected) as batch:
             if self._sharding is None:
                 self._write_unsharded(cells, bbox, data, batch)
                 return

@@ -353,11 +353,12 @@ class FileKVStore:
         except OSError as exc:
             raise StorageError(f"{target}: cannot write: {exc}") from exc
 
-    def put_batch(self) -> FilePutBatch:
-        """Puts that become durable together on `commit` (one fsync round for many files)."""
+    def put_batch(self, *, expected: int = 0) -> FilePutBatch:
+        """Puts that become durable together on `commit` (one fsync round for many files);
+        `expected` puts into one folder have their files created ahead."""
         from ._put_batch import FilePutBatch
 
-        return FilePutBatch(_FencedPaths(self), gzip=self._gzip)
+        return FilePutBatch(_FencedPaths(self), gzip=self._gzip, expected=expected)
 
     def delete(self, key: str) -> None:
         """Remove `key` and `key.gz`; absent is fine."""
