@@ -233,26 +233,65 @@ def test_file_put_batch_replaces_the_other_representation(tmp_path: Path, gzip: 
 
 @pytest.mark.parametrize(
     ("encoding", "gzip", "expected"),
-    [("raw", False, 1), ("raw", True, 3), ("compressed_segmentation", False, 3)],
+    [
+        ("raw", False, ("imap_io", 1)),
+        ("raw", True, ("map_io", 3)),
+        ("compressed_segmentation", False, ("imap_io", 3)),
+    ],
 )
-def test_unsharded_writes_stage_raw_chunks_on_the_calling_thread(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoding: str, gzip: bool, expected: int
+def test_unsharded_writes_encode_raw_chunks_on_the_calling_thread(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    encoding: str,
+    gzip: bool,
+    expected: tuple[str, int],
 ) -> None:
-    """Raw chunks are a copy each (one thread stages them faster); CPU-heavy encodings and
-    gzip use the pool."""
+    """Raw chunks are a copy each (the calling thread encodes them); CPU-heavy encodings are
+    encoded on the pool while the calling thread writes; gzip (in `put`) runs on the pool."""
     array = _array(FileKVStore(tmp_path, gzip=gzip), encoding, sharded=False)
     monkeypatch.setattr(array_module, "_PARALLEL_MIN_BYTES", 0)
-    seen: list[int | None] = []
-    real = array_module.map_io
+    seen: list[tuple[str, int | None]] = []
 
-    def recording(fn: Any, items: Any, *, threads: int | None = None) -> Any:
-        seen.append(threads)
-        return real(fn, items, threads=threads)
+    def recording(name: str) -> Any:
+        real = getattr(array_module, name)
 
-    monkeypatch.setattr(array_module, "map_io", recording)
+        def call(fn: Any, items: Any, *, threads: int | None = None) -> Any:
+            seen.append((name, threads))
+            return real(fn, items, threads=threads)
+
+        return call
+
+    for name in ("map_io", "imap_io"):
+        monkeypatch.setattr(array_module, name, recording(name))
     dtype = np.uint8 if encoding == "raw" else np.uint32
     data = np.arange(40 * 36 * 20, dtype=dtype).reshape(1, 40, 36, 20)
     with wkl.io_threads(3):
         array.write(Vec3Int(3, 0, 5), data)
     assert seen == [expected]
     np.testing.assert_array_equal(array.read(BoundingBox((3, 0, 5), (40, 36, 20))), data)
+
+
+def test_imap_io_yields_in_order_and_bounds_the_tasks_in_flight() -> None:
+    started: list[int] = []
+    results = io_pool.imap_io(lambda i: started.append(i) or i * i, range(50), threads=2)
+    assert next(results) == 0
+    assert len(started) <= 2 * io_pool._IN_FLIGHT_PER_THREAD + 1  # not all 50 at once
+    assert list(results) == [i * i for i in range(1, 50)]
+    assert list(io_pool.imap_io(lambda i: -i, [3, 4], threads=1)) == [-3, -4]
+
+
+def test_imap_io_reraises_and_stops_when_closed_early() -> None:
+    def fail_at_7(i: int) -> int:
+        if i == 7:
+            raise ValueError("seven")
+        return i
+
+    with pytest.raises(ValueError, match="seven"):
+        list(io_pool.imap_io(fail_at_7, range(40), threads=2))
+    done: list[int] = []
+    results = io_pool.imap_io(lambda i: done.append(i) or i, range(1000), threads=2)
+    assert next(results) == 0
+    results.close()
+    count = len(done)
+    assert count < 1000  # the rest was never started
+    assert len(done) == count  # and nothing runs on after the close
