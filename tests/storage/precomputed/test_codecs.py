@@ -589,7 +589,10 @@ def test_jxl_round_trip(channels: int, shape3: tuple[int, int, int], seed: int) 
     np.testing.assert_array_equal(lossless, data)
     smooth = smooth_chunk(seed, (channels, *shape3))
     lossy = decode_chunk(encode_chunk(smooth, "jxl", jpeg_quality=90), "jxl", data.shape, np.uint8)
-    assert np.abs(lossy.astype(int) - smooth).max() <= 40  # lossy; tiny images fare worst
+    # Lossy: single voxels of tiny images can be off by 70 (3,000 random cases: max 73, largest
+    # mean 5.5), so the bound is on the mean error; a broken codec is off by ~80 on average.
+    error = np.abs(lossy.astype(int) - smooth)
+    assert error.mean() <= 8 and error.max() <= 128
 
 
 @pytest.mark.parametrize(
