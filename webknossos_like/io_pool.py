@@ -14,13 +14,20 @@ import contextvars
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from .errors import InvalidArgumentError
 
-__all__ = ["config", "io_threads", "map_io", "mark_executor_worker", "threads_for_call"]
+__all__ = [
+    "config",
+    "imap_io",
+    "io_threads",
+    "map_io",
+    "mark_executor_worker",
+    "threads_for_call",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -159,3 +166,38 @@ def map_io(fn: Callable[[T], R], items: Iterable[T], *, threads: int | None = No
                 with contextlib.suppress(BaseException):
                     future.result()
     return results
+
+
+def imap_io(
+    fn: Callable[[T], R], items: Iterable[T], *, threads: int | None = None
+) -> Generator[R, None, None]:
+    """`map_io` as a generator: results in order, each as soon as it and those before it are
+    done, so that the caller can consume them (e.g. write files on its own thread) while the
+    pool computes the next ones. At most a few tasks per thread are in flight.
+
+    The first failure is re-raised after the tasks already started have finished; closing the
+    generator early cancels the tasks not yet started and waits for the others.
+    """
+    todo: Sequence[T] = items if isinstance(items, Sequence) else list(items)
+    n = min(threads if threads is not None else threads_for_call(), len(todo))
+    if n <= 1:
+        for item in todo:
+            yield fn(item)
+        return
+    pool = _get_pool(n)
+    window = n * _IN_FLIGHT_PER_THREAD if _pool_size <= n else n
+    pending: deque[Future[R]] = deque()
+    try:
+        for item in todo:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        for future in pending:
+            if not future.cancelled():
+                with contextlib.suppress(BaseException):
+                    future.result()

@@ -23,6 +23,7 @@ from webknossos_like.storage.precomputed import _codec_png, codecs
 from webknossos_like.storage.precomputed.codecs import (
     SUPPORTED_ENCODINGS,
     check_encoding,
+    chunk_encoder,
     decode_chunk,
     encode_chunk,
 )
@@ -155,6 +156,36 @@ RAW_DTYPES = [
     "float32",
     "float64",
 ]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "dtype", "channels", "options"),
+    [
+        ("raw", "uint8", 1, {}),
+        ("raw", ">u2", 2, {}),
+        ("compressed_segmentation", "uint32", 2, {"block_size": (4, 2, 3)}),
+        ("compressed_segmentation", "uint64", 1, {}),
+        ("jpeg", "uint8", 3, {"jpeg_quality": 80}),
+        ("png", "uint16", 1, {"png_level": 1}),
+    ],
+)
+def test_chunk_encoder_writes_what_encode_chunk_writes(
+    encoding: str, dtype: str, channels: int, options: dict[str, Any]
+) -> None:
+    encode = chunk_encoder(encoding, dtype, channels, **options)
+    for seed, shape3 in enumerate([(8, 8, 8), (5, 3, 7), (1, 1, 1)]):
+        native = np.dtype(dtype).newbyteorder("=")
+        data = random_chunk(seed, (channels, *shape3), native, high=50).astype(dtype)
+        assert bytes(encode(data)) == encode_chunk(data, encoding, **options)
+
+
+def test_chunk_encoder_checks_its_arguments_once() -> None:
+    with pytest.raises(UnsupportedFormatError):
+        chunk_encoder("jpeg", "float32", 1)
+    with pytest.raises(InvalidArgumentError):
+        chunk_encoder("png", "uint8", 1, png_level=10)
+    with pytest.raises(InvalidArgumentError):
+        chunk_encoder("compressed_segmentation", "uint32", 1, block_size=(8, 0, 8))
 
 
 @SETTINGS

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from webknossos_like.errors import CorruptChunkError
+from webknossos_like.errors import CorruptChunkError, UnsupportedFormatError
 from webknossos_like.storage.precomputed import _cseg
 from webknossos_like.storage.precomputed.codecs import decode_chunk_into
 
@@ -107,3 +107,24 @@ def test_compiled_encoder_writes_the_packages_bytes(
     assert compiled == _cseg.encode(array, block, use_package=False)
     strided = np.ascontiguousarray(array)  # another memory layout, same bytes
     assert _cseg.encode(strided, block) == compiled
+
+
+@pytest.mark.parametrize("dtype", [np.uint32, np.uint64])
+def test_compiled_encoder_on_blocks_with_many_labels_and_padding(dtype: type) -> None:
+    """Blocks past the small-table limit (64 labels) are sorted whole; edge blocks are padded."""
+    rng = np.random.default_rng(7)
+    labels = rng.integers(0, 2**31, 5000).astype(dtype) * 3
+    data = np.asfortranarray(labels[rng.integers(0, 5000, (2, 19, 13, 11))])
+    data[0, :8, :8, :8] = labels[:2][rng.integers(0, 2, (8, 8, 8))]  # few
+    data[1, 8:16, :8, :8] = 5  # uniform
+    for block in ((8, 8, 8), (8, 4, 2), (5, 7, 3)):
+        compiled = _cseg.encode(data, block)
+        assert compiled == _cseg.encode(data, block, use_package=False)
+        np.testing.assert_array_equal(_cseg.decode(compiled, data.shape, data.dtype, block), data)
+
+
+def test_compiled_encoder_refuses_table_offsets_beyond_24_bits() -> None:
+    # One distinct label per 1x1x1 block: 3 words per voxel push table offsets past 2**24.
+    data = np.arange(180**3, dtype=np.uint32).reshape(1, 180, 180, 180, order="F")
+    with pytest.raises(UnsupportedFormatError, match="24-bit"):
+        _cseg.encode(data, (1, 1, 1))

@@ -103,6 +103,7 @@ def test_parallel_and_sequential_write_identical_files(
     roots = [tmp_path_factory.mktemp("seq"), tmp_path_factory.mktemp("par")]
     arrays = [_array(FileKVStore(root), encoding, sharded) for root in roots]
     domain = arrays[0].domain
+    expected = np.zeros((1, 50, 40, 30), np.uint8 if encoding == "raw" else np.uint32)
     for offset, size, seed in plan:
         box = BoundingBox(offset, size).intersected_with(domain)
         if box.is_empty():
@@ -115,6 +116,7 @@ def test_parallel_and_sequential_write_identical_files(
         for array, n in zip(arrays, (1, 3), strict=True):
             with wkl.io_threads(n):
                 array.write(box.topleft, data)
+        expected[(slice(None), *box.to_slices())] = data
     assert _files(roots[0]) == _files(roots[1])
     whole = BoundingBox((0, 0, 0), (50, 40, 30))
     with wkl.io_threads(1):
@@ -122,6 +124,7 @@ def test_parallel_and_sequential_write_identical_files(
     with wkl.io_threads(4):
         parallel = arrays[1].read(whole)
     np.testing.assert_array_equal(sequential, parallel)
+    np.testing.assert_array_equal(sequential, expected)  # what was written, merged in order
     assert not [p for p in roots[1].rglob("*") if p.name.startswith(".wkl-tmp-")]
 
 
@@ -152,15 +155,20 @@ def test_shard_rewritten_by_another_object_is_read_anew(tmp_path: Path) -> None:
 def test_failed_write_leaves_no_temp_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     array = _array(FileKVStore(tmp_path), "raw", sharded=False)
     calls = {"n": 0}
-    real = PrecomputedArray._encode
+    real = array_module.chunk_encoder
 
-    def flaky(self: PrecomputedArray, data: np.ndarray) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise RuntimeError("boom")
-        return real(self, data)
+    def flaky_encoder(*args: Any, **kwargs: Any) -> Any:
+        encode = real(*args, **kwargs)
 
-    monkeypatch.setattr(PrecomputedArray, "_encode", flaky)
+        def flaky(data: np.ndarray) -> Any:
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise RuntimeError("boom")
+            return encode(data)
+
+        return flaky
+
+    monkeypatch.setattr(array_module, "chunk_encoder", flaky_encoder)
     monkeypatch.setattr(array_module, "_PARALLEL_MIN_BYTES", 0)
     with pytest.raises(RuntimeError), wkl.io_threads(2):
         array.write(Vec3Int(3, 0, 5), np.ones((1, 40, 36, 20), np.uint8))
@@ -221,3 +229,69 @@ def test_file_put_batch_replaces_the_other_representation(tmp_path: Path, gzip: 
     assert store.get("a/b") == b"new" and store.get("a/c") == b"more"
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert names == (["b.gz", "c.gz"] if gzip else ["b", "c"])
+
+
+@pytest.mark.parametrize(
+    ("encoding", "gzip", "expected"),
+    [
+        ("raw", False, ("imap_io", 1)),
+        ("raw", True, ("map_io", 3)),
+        ("compressed_segmentation", False, ("imap_io", 3)),
+    ],
+)
+def test_unsharded_writes_encode_raw_chunks_on_the_calling_thread(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    encoding: str,
+    gzip: bool,
+    expected: tuple[str, int],
+) -> None:
+    """Raw chunks are a copy each (the calling thread encodes them); CPU-heavy encodings are
+    encoded on the pool while the calling thread writes; gzip (in `put`) runs on the pool."""
+    array = _array(FileKVStore(tmp_path, gzip=gzip), encoding, sharded=False)
+    monkeypatch.setattr(array_module, "_PARALLEL_MIN_BYTES", 0)
+    seen: list[tuple[str, int | None]] = []
+
+    def recording(name: str) -> Any:
+        real = getattr(array_module, name)
+
+        def call(fn: Any, items: Any, *, threads: int | None = None) -> Any:
+            seen.append((name, threads))
+            return real(fn, items, threads=threads)
+
+        return call
+
+    for name in ("map_io", "imap_io"):
+        monkeypatch.setattr(array_module, name, recording(name))
+    dtype = np.uint8 if encoding == "raw" else np.uint32
+    data = np.arange(40 * 36 * 20, dtype=dtype).reshape(1, 40, 36, 20)
+    with wkl.io_threads(3):
+        array.write(Vec3Int(3, 0, 5), data)
+    assert seen == [expected]
+    np.testing.assert_array_equal(array.read(BoundingBox((3, 0, 5), (40, 36, 20))), data)
+
+
+def test_imap_io_yields_in_order_and_bounds_the_tasks_in_flight() -> None:
+    started: list[int] = []
+    results = io_pool.imap_io(lambda i: started.append(i) or i * i, range(50), threads=2)
+    assert next(results) == 0
+    assert len(started) <= 2 * io_pool._IN_FLIGHT_PER_THREAD + 1  # not all 50 at once
+    assert list(results) == [i * i for i in range(1, 50)]
+    assert list(io_pool.imap_io(lambda i: -i, [3, 4], threads=1)) == [-3, -4]
+
+
+def test_imap_io_reraises_and_stops_when_closed_early() -> None:
+    def fail_at_7(i: int) -> int:
+        if i == 7:
+            raise ValueError("seven")
+        return i
+
+    with pytest.raises(ValueError, match="seven"):
+        list(io_pool.imap_io(fail_at_7, range(40), threads=2))
+    done: list[int] = []
+    results = io_pool.imap_io(lambda i: done.append(i) or i, range(1000), threads=2)
+    assert next(results) == 0
+    results.close()
+    count = len(done)
+    assert count < 1000  # the rest was never started
+    assert len(done) == count  # and nothing runs on after the close

@@ -471,25 +471,17 @@ def _encode_compiled(
     """Encode every channel with the compiled encoder (same bytes as the package, no GIL)."""
     if data.dtype != dtype or not data.dtype.isnative:
         data = data.astype(dtype)
-    channels = []
-    for channel in range(int(data.shape[0])):
-        words = kernels.encode_channel(data[channel], block)
-        if words is None:
-            raise UnsupportedFormatError(
-                "compressed_segmentation cannot encode this chunk: a lookup table would start "
-                "beyond the 24-bit offset limit (too many distinct labels for the chunk size; "
-                "use smaller chunks)"
-            )
-        channels.append(words)
-    offsets = np.cumsum([len(channels), *(int(w.size) for w in channels[:-1])])
-    if int(offsets[-1]) + int(channels[-1].size) >= 1 << 32:
+    words = kernels.encode_chunk(data, block)
+    if words is None:
+        raise UnsupportedFormatError(
+            "compressed_segmentation cannot encode this chunk: a lookup table would start "
+            "beyond the 24-bit offset limit (too many distinct labels for the chunk size; "
+            "use smaller chunks)"
+        )
+    if words.size >= 1 << 32:
         raise UnsupportedFormatError("compressed_segmentation chunk would exceed 2**32 words")
-    return b"".join(
-        [
-            offsets.astype("<u4").tobytes(),
-            *(w.astype("<u4", copy=False).tobytes() for w in channels),
-        ]
-    )
+    encoded: bytes = words.astype("<u4", copy=False).tobytes()
+    return encoded
 
 
 def encode(

@@ -13,7 +13,7 @@ from typing import Any
 import numba
 import numpy as np
 
-__all__ = ["decode_into", "encode_channel"]
+__all__ = ["decode_into", "encode_chunk"]
 
 _VALID_BITS = (0, 1, 2, 4, 8, 16, 32)
 
@@ -160,10 +160,164 @@ def _table_hash(values: Any, n: int) -> Any:  # pragma: no cover - compiled
     return np.int64(h & np.uint64(0x7FFFFFFFFFFFFFFF))
 
 
+# Distinct values per block found by a linear scan of a small table; a block with more is
+# sorted whole instead (np.unique) and its voxels found by binary search.
+_SMALL = 64
+
+
 @numba.njit(cache=True, nogil=True)
-def _encode_channel(vol: Any, bx: int, by: int, bz: int, wide: bool) -> Any:  # pragma: no cover
-    """One `(x, y, z)` channel in neuroglancer's layout (sorted tables, identical tables
-    shared); an empty array when a table offset would not fit in 24 bits."""
+def _gather_small(  # pragma: no cover - compiled
+    vol: Any,
+    x0: int,
+    y0: int,
+    z0: int,
+    ex: int,
+    ey: int,
+    ez: int,
+    bx: int,
+    by: int,
+    idx: Any,
+    table: Any,
+) -> int:
+    """Distinct values of block `[x0, x0 + ex) x ...` into `table` (unsorted) and each voxel's
+    index into it into `idx`; returns their count, or `_SMALL + 1` once there are more."""
+    n = 1
+    last = vol[x0, y0, z0]
+    last_i = 0
+    table[0] = last
+    for lz in range(ez):
+        for ly in range(ey):
+            row = bx * (ly + by * lz)
+            line = vol[x0 : x0 + ex, y0 + ly, z0 + lz]
+            for lx in range(ex):
+                v = line[lx]
+                if v != last:  # runs of one label are the common case
+                    t = 0
+                    while t < n and table[t] != v:
+                        t += 1
+                    if t == n:
+                        if n == _SMALL:
+                            return _SMALL + 1
+                        table[n] = v
+                        n += 1
+                    last = v
+                    last_i = t
+                idx[row + lx] = last_i
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
+def _rank_small(
+    table: Any, n: int, order: Any, rank: Any, ordered: Any
+) -> None:  # pragma: no cover
+    """Sort the `n` values of `table` into `ordered`; `rank[i]` = sorted position of `table[i]`
+    (insertion sort: `n` is at most `_SMALL`, usually 1-4)."""
+    for i in range(n):
+        order[i] = i
+    for i in range(1, n):
+        o = order[i]
+        v = table[o]
+        k = i - 1
+        while k >= 0 and table[order[k]] > v:
+            order[k + 1] = order[k]
+            k -= 1
+        order[k + 1] = o
+    for k in range(n):
+        rank[order[k]] = k
+        ordered[k] = table[order[k]]
+
+
+@numba.njit(cache=True, nogil=True)
+def _rank_many(  # pragma: no cover - compiled
+    vol: Any,
+    x0: int,
+    y0: int,
+    z0: int,
+    ex: int,
+    ey: int,
+    ez: int,
+    bx: int,
+    by: int,
+    idx: Any,
+    rank: Any,
+    ordered: Any,
+) -> Any:
+    """A block with many labels: its sorted distinct values into `ordered`, each voxel's
+    sorted position into `idx` (binary search), `rank` the identity; returns their count."""
+    m = 0
+    for lz in range(ez):
+        for ly in range(ey):
+            for lx in range(ex):
+                ordered[m] = vol[x0 + lx, y0 + ly, z0 + lz]
+                m += 1
+    unique = np.unique(ordered[:m])
+    n = unique.shape[0]
+    ordered[:n] = unique
+    last = ordered[0]
+    lo = 0
+    for lz in range(ez):
+        for ly in range(ey):
+            row = bx * (ly + by * lz)
+            for lx in range(ex):
+                v = vol[x0 + lx, y0 + ly, z0 + lz]
+                if v != last:
+                    last = v
+                    lo, hi = 0, n - 1
+                    while lo < hi:
+                        mid = (lo + hi) // 2
+                        if ordered[mid] < v:
+                            lo = mid + 1
+                        else:
+                            hi = mid
+                idx[row + lx] = lo
+    for t in range(n):
+        rank[t] = t
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
+def _pack(
+    idx: Any, rank: Any, volume: int, bits: int, out: Any, at: int
+) -> None:  # pragma: no cover
+    """`rank[idx[j]]` of the block's `volume` voxels as `bits`-bit fields into `out[at:]`,
+    whole words at a time (bits is 1, 2, 4, 8, 16 or 32)."""
+    per = 32 // bits
+    full = volume // per
+    j = 0
+    for w in range(full):
+        acc = np.uint32(0)
+        for k in range(per):
+            acc |= np.uint32(rank[idx[j + k]]) << np.uint32(k * bits)
+        out[at + w] = acc
+        j += per
+    if j < volume:
+        acc = np.uint32(0)
+        k = 0
+        while j < volume:
+            acc |= np.uint32(rank[idx[j]]) << np.uint32(k * bits)
+            j += 1
+            k += 1
+        out[at + full] = acc
+
+
+@numba.njit(cache=True, nogil=True)
+def _slot(keys: Any, key: int) -> Any:  # pragma: no cover - compiled
+    """Slot of `key` in the open-addressing table `keys` (power-of-two size, -1 = empty):
+    where it is, or the empty slot where it would go."""
+    mask = keys.shape[0] - 1
+    at = key & mask
+    while keys[at] != -1 and keys[at] != key:
+        at = (at + 1) & mask
+    return at
+
+
+@numba.njit(cache=True, nogil=True)
+def _encode_channel_into(  # pragma: no cover - compiled
+    vol: Any, bx: int, by: int, bz: int, wide: bool, out: Any
+) -> Any:
+    """One `(x, y, z)` channel in neuroglancer's layout (sorted tables, identical tables shared)
+    into `out` (large enough for any input); returns the words written, or -1 when a table
+    offset would not fit in 24 bits."""
     sx, sy, sz = vol.shape
     gx = (sx + bx - 1) // bx
     gy = (sy + by - 1) // by
@@ -171,67 +325,43 @@ def _encode_channel(vol: Any, bx: int, by: int, bz: int, wide: bool) -> Any:  # 
     nblocks = gx * gy * gz
     volume = bx * by * bz
     entry = 2 if wide else 1
-    out = np.empty(2 * nblocks + nblocks * volume * (1 + entry), dtype=np.uint32)
-    values = np.empty(volume, dtype=vol.dtype)  # the block's voxels, padding = smallest
-    table = np.empty(volume, dtype=vol.dtype)  # its distinct values, sorted
-    inside = np.empty(volume, dtype=np.bool_)
-    seen = numba.typed.Dict.empty(key_type=numba.types.int64, value_type=numba.types.int64)
-    # Where each first-of-its-kind table starts (words) and its length, by block.
+    idx = np.empty(volume, dtype=np.int64)
+    table = np.empty(_SMALL, dtype=vol.dtype)
+    ordered = np.empty(volume, dtype=vol.dtype)
+    order = np.empty(_SMALL, dtype=np.int64)
+    rank = np.empty(max(volume, _SMALL + 1), dtype=np.int64)
+    # First table with each hash (open addressing): key -1 = empty slot.
+    size = 1
+    while size < 2 * nblocks:
+        size *= 2
+    seen_keys = np.full(size, -1, dtype=np.int64)
+    seen_first = np.zeros(size, dtype=np.int64)
+    # Where each first-of-its-kind table starts (words) and its length.
     table_at = np.zeros(nblocks, dtype=np.int64)
     table_len = np.zeros(nblocks, dtype=np.int64)
-    table_block = np.zeros(nblocks, dtype=np.int64)
     ntables = 0
     pos = 2 * nblocks
     block = 0
     for kz in range(gz):
         for ky in range(gy):
             for kx in range(gx):
-                # Gather the block; distinct values by linear scan while there are few.
-                n = 0
-                smallest = vol[kx * bx, ky * by, kz * bz]
-                last = smallest
-                table[0] = smallest
-                n = 1
-                for lz in range(bz):
-                    for ly in range(by):
-                        for lx in range(bx):
-                            j = lx + bx * (ly + by * lz)
-                            x, y, z = kx * bx + lx, ky * by + ly, kz * bz + lz
-                            if x < sx and y < sy and z < sz:
-                                v = vol[x, y, z]
-                                values[j] = v
-                                inside[j] = True
-                                if v == last:
-                                    continue
-                                last = v
-                                if v < smallest:
-                                    smallest = v
-                                if n <= 64:
-                                    found = False
-                                    for t in range(n):
-                                        if table[t] == v:
-                                            found = True
-                                            break
-                                    if not found:
-                                        if n < 64:
-                                            table[n] = v
-                                        n += 1
-                            else:
-                                inside[j] = False
-                if n > 64:  # many labels: sort them all
-                    m = 0
-                    for j in range(volume):
-                        if inside[j]:
-                            table[m] = values[j]
-                            m += 1
-                    ordered = np.unique(table[:m])
-                    n = ordered.shape[0]
-                    table[:n] = ordered
+                x0, y0, z0 = kx * bx, ky * by, kz * bz
+                ex, ey, ez = min(bx, sx - x0), min(by, sy - y0), min(bz, sz - z0)
+                n = _gather_small(vol, x0, y0, z0, ex, ey, ez, bx, by, idx, table)
+                if n <= _SMALL:
+                    _rank_small(table, n, order, rank, ordered)
+                    rank[_SMALL] = 0
+                    padding = _SMALL  # its rank: 0, the smallest value
                 else:
-                    table[:n] = np.sort(table[:n])
-                for j in range(volume):
-                    if not inside[j]:
-                        values[j] = smallest
+                    n = _rank_many(vol, x0, y0, z0, ex, ey, ez, bx, by, idx, rank, ordered)
+                    padding = 0
+                if ex < bx or ey < by or ez < bz:  # an edge block: pad with the smallest
+                    for lz in range(bz):
+                        for ly in range(by):
+                            row = bx * (ly + by * lz)
+                            for lx in range(bx):
+                                if lx >= ex or ly >= ey or lz >= ez:
+                                    idx[row + lx] = padding
                 bits = 0
                 if n > 1:
                     bits = 1
@@ -239,10 +369,11 @@ def _encode_channel(vol: Any, bx: int, by: int, bz: int, wide: bool) -> Any:  # 
                         bits *= 2
                 nwords = (bits * volume + 31) // 32
                 # Shared table?
-                key = _table_hash(table, n)
+                key = _table_hash(ordered, n)
+                slot = _slot(seen_keys, key)
                 canonical = -1
-                if key in seen:
-                    first = seen[key]
+                if seen_keys[slot] == key:
+                    first = seen_first[slot]
                     if table_len[first] == n:
                         same = True
                         at = table_at[first]
@@ -250,7 +381,7 @@ def _encode_channel(vol: Any, bx: int, by: int, bz: int, wide: bool) -> Any:  # 
                             stored = np.uint64(out[at + t * entry])
                             if wide:
                                 stored |= np.uint64(out[at + t * entry + 1]) << np.uint64(32)
-                            if stored != np.uint64(table[t]):
+                            if stored != np.uint64(ordered[t]):
                                 same = False
                                 break
                         if same:
@@ -263,43 +394,41 @@ def _encode_channel(vol: Any, bx: int, by: int, bz: int, wide: bool) -> Any:  # 
                     offset = values_at + nwords
                     table_at[ntables] = offset
                     table_len[ntables] = n
-                    table_block[ntables] = block
-                    if key not in seen:
-                        seen[key] = ntables
+                    if seen_keys[slot] != key:
+                        seen_keys[slot] = key
+                        seen_first[slot] = ntables
                     ntables += 1
                     for t in range(n):
-                        v64 = np.uint64(table[t])
+                        v64 = np.uint64(ordered[t])
                         out[offset + t * entry] = np.uint32(v64 & np.uint64(0xFFFFFFFF))
                         if wide:
                             out[offset + t * entry + 1] = np.uint32(v64 >> np.uint64(32))
                     pos += nwords + n * entry
                 if offset >= (1 << 24):
-                    return np.zeros(0, dtype=np.uint32)
+                    return -1
                 out[2 * block] = np.uint32(offset | (bits << 24))
                 out[2 * block + 1] = np.uint32(values_at)
                 if bits > 0:
-                    out[values_at : values_at + nwords] = 0
-                    last = table[0]
-                    lo = 0
-                    for j in range(volume):
-                        v = values[j]
-                        if v != last:
-                            last = v
-                            lo, hi = 0, n - 1
-                            while lo < hi:  # binary search in the sorted table
-                                mid = (lo + hi) // 2
-                                if table[mid] < v:
-                                    lo = mid + 1
-                                else:
-                                    hi = mid
-                        bit = j * bits
-                        out[values_at + (bit >> 5)] |= np.uint32(lo) << np.uint32(bit & 31)
+                    _pack(idx, rank, volume, bits, out, values_at)
                 block += 1
-    return out[:pos].copy()
+    return pos
 
 
-def encode_channel(vol: np.ndarray, block: tuple[int, int, int]) -> np.ndarray | None:
-    """Words of one `(x, y, z)` uint32/uint64 channel (any strides), or None when a table
-    offset would exceed 24 bits (the caller raises)."""
-    words = _encode_channel(vol, block[0], block[1], block[2], vol.dtype.itemsize == 8)
-    return None if words.size == 0 else words
+def encode_chunk(data: np.ndarray, block: tuple[int, int, int]) -> np.ndarray | None:
+    """The words of a whole `(c, x, y, z)` uint32/uint64 chunk (any strides): channel offsets,
+    then each channel; None when a table offset would exceed 24 bits (the caller raises)."""
+    channels, sx, sy, sz = (int(n) for n in data.shape)
+    bx, by, bz = block
+    nblocks = -(-sx // bx) * -(-sy // by) * -(-sz // bz)
+    wide = data.dtype.itemsize == 8
+    # At most: two header words, a 32-bit index and a table entry per voxel, for every block.
+    bound = nblocks * (2 + bx * by * bz * (3 if wide else 2))
+    out = np.empty(channels + channels * bound, dtype=np.uint32)
+    pos = channels
+    for channel in range(channels):
+        out[channel] = pos
+        written = _encode_channel_into(data[channel], bx, by, bz, wide, out[pos:])
+        if written < 0:
+            return None
+        pos += written
+    return out[:pos]

@@ -57,10 +57,11 @@ def _fsync_map(fn: Callable[[str], None], paths: list[str]) -> object:
 class FilePutBatch:
     """Local-file puts staged as temp files and committed by one `DurableBatch`."""
 
-    def __init__(self, write_path: Callable[[str], str], *, gzip: bool) -> None:
+    def __init__(self, write_path: Callable[[str], str], *, gzip: bool, expected: int = 0) -> None:
         self._write_path = write_path
         self._gzip = gzip
-        self._batch = DurableBatch(_fsync_map)
+        self._batch = DurableBatch(_fsync_map, expected=expected)
+        self._folders: set[str] = set()  # folders known to exist (created or seen by this batch)
 
     def put(self, key: str, data: Buffer) -> None:
         path = self._write_path(key)
@@ -70,7 +71,10 @@ class FilePutBatch:
         else:
             target, stale = path, path + GZIP_SUFFIX
         try:
-            os.makedirs(os.path.dirname(target), exist_ok=True)
+            folder = os.path.dirname(target)
+            if folder not in self._folders:
+                os.makedirs(folder, exist_ok=True)
+                self._folders.add(folder)
             self._batch.stage(target, data, stale=stale)
         except OSError as exc:
             raise StorageError(f"{target}: cannot write: {exc}") from exc
@@ -86,10 +90,11 @@ class FilePutBatch:
 
 
 @contextlib.contextmanager
-def put_batch(store: KVStore) -> Iterator[PutBatch]:
-    """A batch for `store` (its own when it has one), committed when the block ends cleanly."""
+def put_batch(store: KVStore, *, expected: int = 0) -> Iterator[PutBatch]:
+    """A batch for `store` (its own when it has one), committed when the block ends cleanly;
+    `expected` is how many puts will come (a hint: many puts may be prepared ahead)."""
     make = getattr(store, "put_batch", None)
-    batch: PutBatch = make() if callable(make) else _ImmediatePuts(store)
+    batch: PutBatch = make(expected=expected) if callable(make) else _ImmediatePuts(store)
     try:
         yield batch
     except BaseException:

@@ -12,9 +12,10 @@ which is Fortran order when there is one channel), since that is their byte orde
 
 from __future__ import annotations
 
+import functools
 import importlib
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ __all__ = [
     "DEFAULT_CSEG_BLOCK_SIZE",
     "SUPPORTED_ENCODINGS",
     "check_encoding",
+    "chunk_encoder",
     "decode_chunk",
     "decode_chunk_into",
     "encode_chunk",
@@ -465,6 +467,34 @@ def encode_chunk_buffer(
     if name == "compresso":
         return _encode_compresso(data)
     return _encode_jxl(data, int(jpeg_quality))
+
+
+def chunk_encoder(
+    encoding: str,
+    dtype: npt.DTypeLike,
+    num_channels: int,
+    *,
+    block_size: Sequence[int] | None = None,
+    jpeg_quality: int = 95,
+    png_level: int = 6,
+) -> Callable[[npt.NDArray[Any]], bytes | bytearray]:
+    """`encode_chunk_buffer` with every argument checked once, for the many chunks of one write:
+    the returned function takes `(c, x, y, z)` chunks of `dtype` with `num_channels` channels."""
+    name = check_encoding(encoding, dtype, num_channels)
+    _check_level("jpeg_quality", jpeg_quality, 100)
+    _check_level("png_level", png_level, 9)
+    if name == "raw":
+        return _encode_raw
+    if name == "compressed_segmentation":
+        block = _block_size(block_size)
+        return lambda data: _cseg.encode(data, block)
+    return functools.partial(
+        encode_chunk_buffer,
+        encoding=name,
+        block_size=block_size,
+        jpeg_quality=jpeg_quality,
+        png_level=png_level,
+    )
 
 
 def decode_chunk(

@@ -35,6 +35,7 @@ import posixpath
 import random
 import re
 import ssl
+import stat
 import threading
 import time
 import urllib.error
@@ -352,11 +353,12 @@ class FileKVStore:
         except OSError as exc:
             raise StorageError(f"{target}: cannot write: {exc}") from exc
 
-    def put_batch(self) -> FilePutBatch:
-        """Puts that become durable together on `commit` (one fsync round for many files)."""
+    def put_batch(self, *, expected: int = 0) -> FilePutBatch:
+        """Puts that become durable together on `commit` (one fsync round for many files);
+        `expected` puts into one folder have their files created ahead."""
         from ._put_batch import FilePutBatch
 
-        return FilePutBatch(self._write_path, gzip=self._gzip)
+        return FilePutBatch(_FencedPaths(self), gzip=self._gzip, expected=expected)
 
     def delete(self, key: str) -> None:
         """Remove `key` and `key.gz`; absent is fine."""
@@ -418,6 +420,42 @@ class FileKVStore:
         )
         new._fence = self._fence
         return new
+
+
+class _FencedPaths:
+    """`FileKVStore._write_path` for the many keys of one batch: each folder is resolved and
+    checked against the fence once; after that a key costs two `lstat`s (is the file, or its
+    `.gz`, a symlink?) instead of a full `realpath` of every path component."""
+
+    def __init__(self, store: FileKVStore) -> None:
+        self._store = store
+        self._fence = os.path.realpath(store._fence)
+        self._safe_folders: set[str] = set()
+
+    def __call__(self, key: str) -> str:
+        """The path for writing `key`, refused (`InvalidNameError`) if it leaves the fence."""
+        store = self._store
+        store._check_writable(key)
+        path = os.path.join(store._root, *_check_write_key(key, store._root))
+        folder = os.path.dirname(path)
+        known = folder in self._safe_folders
+        if known and not _may_be_link(path) and not _may_be_link(path + GZIP_SUFFIX):
+            return path
+        path = store._write_path(key)  # the full check; raises when outside
+        real = os.path.realpath(folder)
+        if os.path.commonpath([self._fence, real]) == self._fence:
+            self._safe_folders.add(folder)
+        return path
+
+
+def _may_be_link(path: str) -> bool:
+    """Whether `path` is a symlink, or cannot be told apart from one (absent is not)."""
+    try:
+        return stat.S_ISLNK(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
 
 
 # --------------------------------------------------------------------------------------------
