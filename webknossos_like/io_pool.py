@@ -142,30 +142,7 @@ def map_io(fn: Callable[[T], R], items: Iterable[T], *, threads: int | None = No
     Results come back in order; at most a few tasks per thread are in flight (bounded memory).
     The first failure is re-raised after the tasks already started have finished.
     """
-    todo: Sequence[T] = items if isinstance(items, Sequence) else list(items)
-    n = min(threads if threads is not None else threads_for_call(), len(todo))
-    if n <= 1:
-        return [fn(item) for item in todo]
-    pool = _get_pool(n)
-    # A pool grown by an earlier call must not give this one more than `n` threads.
-    window = n * _IN_FLIGHT_PER_THREAD if _pool_size <= n else n
-    results: list[R] = []
-    pending: deque[Future[R]] = deque()
-    try:
-        for item in todo:
-            pending.append(pool.submit(fn, item))
-            if len(pending) >= window:
-                results.append(pending.popleft().result())
-        while pending:
-            results.append(pending.popleft().result())
-    finally:
-        for future in pending:
-            future.cancel()
-        for future in pending:
-            if not future.cancelled():
-                with contextlib.suppress(BaseException):
-                    future.result()
-    return results
+    return list(imap_io(fn, items, threads=threads))
 
 
 def imap_io(
