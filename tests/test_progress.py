@@ -118,15 +118,33 @@ def test_bars_name_what_they_do(tmp_path: Path, bars: list[tuple[str, int, int]]
     np.testing.assert_array_equal(back[0], data)
 
 
-def test_one_large_write_and_read_advance_per_shard(
+def test_a_write_advances_per_shard_and_a_small_read_is_not_split(
     tmp_path: Path, bars: list[tuple[str, int, int]]
 ) -> None:
     mag = _small_shards(tmp_path).get_layer("color").get_mag(1)
     data = np.random.default_rng(1).integers(0, 255, (40, 33, 20), dtype=np.uint8)
     mag.write(data, absolute_offset=(5, 7, 3))
     assert bars == [("Writing color mag 1", 3 * 3 * 2, 3 * 3 * 2)]
+    # A read this small ends long before a bar would appear (0.5 s): it is not split.
     read = mag.read(absolute_offset=(5, 7, 3), size=(40, 33, 20))
-    assert bars[-1] == ("Reading color mag 1", 18, 18)
+    assert len(bars) == 1
+    np.testing.assert_array_equal(read[0], data)
+
+
+def test_one_large_read_advances_per_shard(
+    tmp_path: Path, bars: list[tuple[str, int, int]]
+) -> None:
+    """A read of more than `_SMALL_READ_VOXELS` shows a bar with one step per shard."""
+    from webknossos_like.dataset.view import _SMALL_READ_VOXELS
+
+    dataset = Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
+    mag = dataset.add_layer("color", "color").add_mag(1, chunk_shape=32, shard_shape=64)
+    size = (160, 160, 176)
+    assert size[0] * size[1] * size[2] > _SMALL_READ_VOXELS
+    data = np.random.default_rng(2).integers(0, 255, size, dtype=np.uint8)
+    mag.write(data, absolute_offset=(0, 0, 0))
+    read = mag.read(size, absolute_offset=(0, 0, 0))
+    assert bars[-1] == ("Reading color mag 1", 27, 27)  # 3 x 3 x 3 shards of 64^3
     np.testing.assert_array_equal(read[0], data)
 
 
