@@ -295,20 +295,7 @@ class WKWArray:
             or MAX_READ_BYTES_ENV in os.environ
         ):
             return self.read(BoundingBox(topleft, size))
-        edge = self._shard_edge
-        root = self._root
-        checked = self._checked
-        for zi in range(z // edge, (z + sz - 1) // edge + 1):
-            for yi in range(y // edge, (y + sy - 1) // edge + 1):
-                for xi in range(x // edge, (x + sx - 1) // edge + 1):
-                    path = f"{root}/z{zi}/y{yi}/x{xi}.wkw"
-                    try:
-                        st = os.stat(path)
-                    except OSError:
-                        self._check_shard_file(path)  # missing (fine) or unreadable (raises)
-                        continue
-                    if checked.get(path) != (st.st_ino, st.st_size, st.st_mtime_ns):
-                        self._check_shard_file(path)
+        self._check_shards(x, y, z, x + sx, y + sy, z + sz)
         try:
             return _native.read(self._dataset(), topleft, size, info.num_channels, info.dtype)
         except wkw.wkw.WKWException as exc:
@@ -333,6 +320,22 @@ class WKWArray:
                 )
             self._prefix = prefix
         return self._prefix
+
+    def _check_shards(self, x0: int, y0: int, z0: int, x1: int, y1: int, z1: int) -> None:
+        """`_check_shard_file` for every shard file the box `[x0, x1) x ...` touches; a plain-int
+        loop with one `stat` per file that was validated before (this runs on every read)."""
+        edge, root, checked = self._shard_edge, self._root, self._checked
+        for z in range(z0 // edge, (z1 - 1) // edge + 1):
+            for y in range(y0 // edge, (y1 - 1) // edge + 1):
+                for x in range(x0 // edge, (x1 - 1) // edge + 1):
+                    path = f"{root}/z{z}/y{y}/x{x}.wkw"
+                    try:
+                        st = os.stat(path)
+                    except OSError:
+                        self._check_shard_file(path)  # missing (fine) or unreadable (raises)
+                        continue
+                    if checked.get(path) != (st.st_ino, st.st_size, st.st_mtime_ns):
+                        self._check_shard_file(path)
 
     def _check_shard_file(self, path: str) -> None:
         """Refuse shard files the native library would misread (zeros) or crash on.
@@ -380,14 +383,8 @@ class WKWArray:
     def _read_raw(self, bbox: BoundingBox) -> np.ndarray:
         if max(bbox.bottomright) > _MAX_COORD:
             raise OutOfBoundsError(f"{bbox} exceeds the uint32 coordinate range of WKW.")
-        # Plain-int loop over the touched shard files (this runs on every read).
-        edge = self._info.shard_shape.x  # WKW shards are cubic
         (x0, y0, z0), (x1, y1, z1) = bbox.topleft, bbox.bottomright
-        root = os.fspath(self._path)
-        for z in range(z0 // edge, (z1 - 1) // edge + 1):
-            for y in range(y0 // edge, (y1 - 1) // edge + 1):
-                for x in range(x0 // edge, (x1 - 1) // edge + 1):
-                    self._check_shard_file(f"{root}/z{z}/y{y}/x{x}.wkw")
+        self._check_shards(x0, y0, z0, x1, y1, z1)
         info = self._info
         threads = self._threads_for(bbox.size.prod() * self._voxel_bytes)
         slabs = _native.z_slabs(z0, z1, info.chunk_shape.z, threads)
