@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 import os
-import re
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar, TypeVar
 
+from .._str_enum import ValueStrEnum
 from ..errors import InvalidNameError, InvalidPropertiesError, UnsupportedFormatError
 from ..storage.s3.path import is_s3_path
+from ._naming import validate_attachment_name
 
 __all__ = [
     "AgglomerateAttachment",
@@ -23,16 +23,13 @@ __all__ = [
 ]
 
 
-class AttachmentDataFormat(str, enum.Enum):
+class AttachmentDataFormat(ValueStrEnum):
     """The file formats of attachments, spelled as `dataFormat` in the properties JSON."""
 
     Zarr3 = "zarr3"
     HDF5 = "hdf5"
     JSON = "json"
     NeuroglancerPrecomputed = "neuroglancerPrecomputed"
-
-    def __str__(self) -> str:
-        return str(self.value)
 
 
 def as_attachment_format(value: object) -> AttachmentDataFormat:
@@ -114,19 +111,6 @@ class Attachment:
             f"{type(self).__name__}(path={self.path!r}, name={self.name}, "
             f"data_format={self.data_format})"
         )
-
-
-_NAME_RE = re.compile(r"^[A-Za-z0-9_$@\-][A-Za-z0-9_$@\-.]{0,199}$")
-
-
-def validate_attachment_name(name: object) -> str:
-    """Attachment names become file names: webknossos' rule (letters, digits, `_ $ @ - .`)."""
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise InvalidNameError(
-            f"Invalid attachment name {name!r}: use 1-200 letters, digits, '_', '$', '@', '-' "
-            "or '.', not starting with '.'."
-        )
-    return name
 
 
 def resolve_path(

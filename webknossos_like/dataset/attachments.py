@@ -21,6 +21,7 @@ from ..errors import (
 from ..properties import LayerProperties, SegmentationLayerProperties
 from ..storage.s3.path import is_s3_path
 from ._compat import deprecated
+from ._naming import validate_attachment_name
 from .attachment import (
     KINDS,
     AgglomerateAttachment,
@@ -39,7 +40,6 @@ from .attachment import (
     folder_name,
     relative_path,
     resolve_path,
-    validate_attachment_name,
 )
 
 if TYPE_CHECKING:

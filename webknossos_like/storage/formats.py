@@ -6,18 +6,18 @@ precomputed codecs. Adding a format is one line in `_FORMATS` (see docs/storage-
 
 from __future__ import annotations
 
-import enum
 import importlib
 import threading
 from pathlib import Path
 
+from .._str_enum import ValueStrEnum
 from ..errors import InvalidArgumentError, UnsupportedFormatError
 from .format import BareVolume, StorageFormat
 
 #: The format of new layers unless `data_format=` says otherwise.
 
 
-class DataFormat(str, enum.Enum):
+class DataFormat(ValueStrEnum):
     """webknossos' names of the data formats (plain strings work everywhere as well).
 
     `Zarr` (v2) and `N5` exist for scripts that name them; creating such layers raises
@@ -29,12 +29,6 @@ class DataFormat(str, enum.Enum):
     Zarr3 = "zarr3"
     N5 = "n5"
     NeuroglancerPrecomputed = "neuroglancerPrecomputed"
-
-    def __str__(self) -> str:
-        return str(self.value)
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self.value), spec)
 
 
 def as_data_format(name: str) -> str:
